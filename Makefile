@@ -1,0 +1,29 @@
+# tongdai: `make run` starts a contact centre with a demo tenant; `make test` runs the suite.
+# Both install whatever is missing first (Debian packages, .venv with the project).
+.PHONY: run test bench lint deps deps-test clean
+
+VENV := .venv
+PY := $(VENV)/bin/python
+
+deps:
+	@scripts/install-deps.sh run
+
+deps-test:
+	@scripts/install-deps.sh test
+
+run: deps
+	$(VENV)/bin/tongdai run --demo
+
+test: deps-test
+	$(PY) -m pytest -m "not slow and not bench" -q $(PYTEST_ARGS)
+
+bench: deps-test
+	$(VENV)/bin/pip install -q -e ".[dev,bench]"
+	$(PY) -m pytest -m "slow or bench" -q -s $(PYTEST_ARGS)
+
+lint: deps-test
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) var/*.db build *.egg-info src/*.egg-info

@@ -1,0 +1,15 @@
+"""Settings of the SIP signalling core (section `sip:` of tongdai.yaml)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SipSettings(BaseModel):
+    """SIP transports and limits."""
+
+    enabled: bool = Field(True, description="Start the SIP transports.")
+    host: str = Field("127.0.0.1", description="Address the SIP transports listen on.")
+    udp_port: int = Field(5060, ge=0, le=65535, description="UDP port (0 disables UDP).")
+    tcp_port: int = Field(5060, ge=0, le=65535, description="TCP port (0 disables TCP).")
+    max_message_bytes: int = Field(65535, ge=1024, le=1048576, description="Largest SIP message accepted.")

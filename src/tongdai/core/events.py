@@ -25,6 +25,19 @@ class Event:
 
     #: Name used on the wire (WebSocket, webhooks); subclasses set it, e.g. "agent.state_changed".
     name: ClassVar[str] = "event"
+    #: Roles that may receive it on the event stream (None: every role of the tenant).
+    audience: ClassVar[frozenset[str] | None] = None
+
+    def visible_to(self, role: str, tenant_id: str | None, subject_id: str) -> bool:
+        """May a caller with this role, tenant and id see this event?"""
+        if role == "provider_admin":
+            return True
+        if self.tenant_id is None or self.tenant_id != tenant_id:
+            return False
+        if self.audience is not None and role not in self.audience:
+            return False
+        owner = getattr(self, "user_id", None)
+        return role != "agent" or owner is None or owner == subject_id
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.name, **dataclasses.asdict(self)}

@@ -1,0 +1,119 @@
+"""The composition root: builds every service from the validated settings and runs them in one loop.
+
+To plug a domain in, give it an object with `name`, `async start()`, `async stop()` and `ready()`,
+and append it in `build_app` (one line). Services start in list order and stop in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from typing import Protocol
+
+import uvicorn
+from fastapi import APIRouter
+
+from tongdai.api.app import create_app
+from tongdai.api.state import ApiContext
+from tongdai.core.config import Settings
+from tongdai.core.db import Database
+from tongdai.core.events import EventBus
+from tongdai.core.metrics import Metrics
+from tongdai.iam.security import TokenIssuer, load_or_create_key
+
+log = logging.getLogger("tongdai")
+
+
+class Service(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def ready(self) -> bool: ...
+
+
+class App:
+    """Everything one tongdai process runs."""
+
+    def __init__(self, settings: Settings, services: list[Service] | None = None,
+                 routers: list[APIRouter] | None = None) -> None:
+        self.settings = settings
+        self.bus = EventBus()
+        self.metrics = Metrics()
+        self.db = Database(settings.database.url, echo=settings.database.echo)
+        key = load_or_create_key(settings.security.secret_key.get_secret_value(), settings.data_dir)
+        self.tokens = TokenIssuer(key, settings.security.token_ttl_s)
+        self.ctx = ApiContext(settings=settings, db=self.db, bus=self.bus, tokens=self.tokens)
+        self.services: list[Service] = list(services or [])
+        self.http = create_app(self.ctx, self.metrics, routers)
+        self._started: list[Service] = []
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        """Apply migrations, then start every service in order."""
+        await self.db.upgrade()
+        for svc in self.services:
+            log.info("starting %s", svc.name)
+            await svc.start()
+            self._started.append(svc)
+            self.ctx.readiness[svc.name] = svc.ready
+
+    async def stop(self) -> None:
+        while self._started:
+            svc = self._started.pop()
+            try:
+                await svc.stop()
+            except Exception:
+                log.exception("stopping %s failed", svc.name)
+        await self.db.dispose()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Start everything, serve HTTP until SIGINT/SIGTERM, then stop cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_stop)
+        await self.start()
+        server = _Server(uvicorn.Config(self.http, host=self.settings.http.host, port=self.settings.http.port,
+                                        log_config=None, lifespan="off"))
+        serving = asyncio.create_task(server.serve())
+        try:
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.02)
+            if server.started:
+                port = server.servers[0].sockets[0].getsockname()[1]
+                log.info("tongdai ready", extra={"http": f"http://{self.settings.http.host}:{port}"})
+            stopper = asyncio.create_task(self._stop.wait())
+            await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await serving
+            await self.stop()
+            log.info("tongdai stopped")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the App owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def install_signal_handlers(self) -> None:
+        return
+
+
+def build_app(settings: Settings) -> App:
+    """Build the App and every service from the settings."""
+    services: list[Service] = []
+    routers: list[APIRouter] = []
+    return App(settings, services, routers)

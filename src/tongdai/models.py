@@ -1,0 +1,7 @@
+"""Every table of tongdai, imported so that Alembic and tests see one metadata."""
+
+from tongdai.core.db import Base
+from tongdai.directory import models as _directory  # noqa: F401
+from tongdai.iam import models as _iam  # noqa: F401
+
+metadata = Base.metadata

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -65,3 +67,15 @@ def create_app(ctx: ApiContext, metrics: Metrics, extra_routers: list[APIRouter]
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(BodyLimit, limit=ctx.settings.http.max_body_bytes)
     return app
+
+
+def api_routes(app: FastAPI) -> Iterator[tuple[str, str, APIRoute]]:
+    """Every HTTP route as (method, full path, route), looking inside included routers."""
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            yield from ((m, route.path, route) for m in sorted(route.methods))
+        elif hasattr(route, "effective_route_contexts"):
+            for ctx in route.effective_route_contexts():
+                original = ctx.original_route
+                if isinstance(original, APIRoute):
+                    yield from ((m, ctx.path, original) for m in sorted(original.methods))

@@ -1,7 +1,6 @@
 """A REST resource over one tenant-scoped table: list (paginated, filtered), get, create, update, delete,
 CSV export. Every query is scoped to the caller's tenant; another tenant's row answers 404."""
 
-from __future__ import annotations
 
 import csv
 import io

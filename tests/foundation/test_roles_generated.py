@@ -129,4 +129,4 @@ async def test_given_other_tenants_object_then_every_route_with_an_id_answers_40
         assert r.status_code == 404, (method, route.path, r.status_code, r.text)
         assert r.json()["error_id"] == "not_found"
         checked += 1
-    assert checked >= 30
+    assert checked >= 29

@@ -7,11 +7,12 @@ import io
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, Optional, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Optional, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,6 +56,14 @@ def partial(model: type[BaseModel]) -> type[BaseModel]:
     return create_model(  # type: ignore[call-overload, no-any-return]
         model.__name__.removesuffix("In") + "Patch", __config__=ConfigDict(extra="forbid"), **fields
     )
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+#: A moment in time; stored as naive UTC, served with its offset (RFC 3339).
+Timestamp = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class OutModel(BaseModel):

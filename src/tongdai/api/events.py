@@ -68,6 +68,7 @@ def router(hub: EventHub, tokens: TokenIssuer) -> APIRouter:
         try:
             p = tokens.check(token)
         except TongdaiError as exc:
+            await ws.accept()  # then close with a reason the browser can read
             await ws.close(code=4401, reason=exc.error_id)
             return
         raw = ws.query_params.get("types")

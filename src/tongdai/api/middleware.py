@@ -11,10 +11,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tongdai.core.metrics import Metrics
 
 
-class _TooLarge(Exception):
-    pass
-
-
 async def _reject(send: Send, limit: int) -> None:
     body = json.dumps(
         {"error_id": "body_too_large", "message": f"the request body exceeds {limit} bytes", "details": {"limit": limit}}
@@ -38,29 +34,39 @@ class BodyLimit:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
                 await _reject(send, self.limit)
                 return
+        # No usable Content-Length (chunked upload): read up to the limit first, then replay it.
+        chunks: list[bytes] = []
         seen = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal seen
+        while True:
             msg = await receive()
-            if msg["type"] == "http.request":
-                seen += len(msg.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge()
-            return msg
-
-        async def tracking_send(msg: Message) -> None:
-            nonlocal started
-            if msg["type"] == "http.response.start":
-                started = True
-            await send(msg)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
+            if msg["type"] != "http.request":
+                await self.app(scope, _replay([], msg), send)
+                return
+            chunks.append(msg.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.limit:
                 await _reject(send, self.limit)
+                return
+            if not msg.get("more_body", False):
+                break
+        await self.app(scope, _replay(chunks, None, receive), send)
+
+
+def _replay(chunks: list[bytes], final: Message | None, receive: Receive | None = None) -> Receive:
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if final is not None:
+            return final
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        assert receive is not None
+        return await receive()
+
+    return replay
 
 
 class RequestMetrics:

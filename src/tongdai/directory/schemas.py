@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tongdai.api.crud import OutModel
+from tongdai.api.crud import OutModel, Timestamp
 
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")]
 SkillName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -83,7 +83,7 @@ class SiteOut(OutModel):
     name: str
     timezone: str
     address: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class TeamIn(_In):
@@ -97,7 +97,7 @@ class TeamOut(OutModel):
     name: str
     site_id: str | None
     supervisor_user_id: str | None
-    created_at: datetime
+    created_at: Timestamp
 
 
 class SkillIn(_In):
@@ -109,7 +109,7 @@ class SkillOut(OutModel):
     id: str
     name: str
     description: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class AgentIn(_In):
@@ -141,7 +141,7 @@ class AgentOut(OutModel):
     capacity: dict[str, int]
     queues: list[str]
     active: bool
-    created_at: datetime
+    created_at: Timestamp
 
 
 class QueueIn(_In):
@@ -179,7 +179,7 @@ class QueueOut(OutModel):
     calendar_id: str | None
     email: str
     priority: int
-    created_at: datetime
+    created_at: Timestamp
 
 
 class NumberIn(_In):
@@ -208,7 +208,7 @@ class NumberOut(OutModel):
     description: str
     flow: str
     queue_id: str | None
-    created_at: datetime
+    created_at: Timestamp
 
 
 class Holiday(BaseModel):
@@ -250,7 +250,7 @@ class CalendarOut(OutModel):
     timezone: str
     weekly: dict[str, list[list[str]]]
     holidays: list[dict[str, Any]]
-    created_at: datetime
+    created_at: Timestamp
 
 
 class ReasonCodeIn(_In):
@@ -266,4 +266,4 @@ class ReasonCodeOut(OutModel):
     code: str
     label: str
     productive: bool
-    created_at: datetime
+    created_at: Timestamp

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tongdai.api.crud import OutModel
+from tongdai.api.crud import OutModel, Timestamp
 from tongdai.iam.roles import Role
 
 Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
@@ -45,7 +44,7 @@ class TenantOut(OutModel):
     default_region: str
     timezone: str
     active: bool
-    created_at: datetime
+    created_at: Timestamp
 
 
 class UserIn(BaseModel):
@@ -72,7 +71,7 @@ class UserOut(OutModel):
     name: str
     role: str
     active: bool
-    created_at: datetime
+    created_at: Timestamp
 
 
 class ApiKeyIn(BaseModel):
@@ -86,8 +85,8 @@ class ApiKeyOut(OutModel):
     name: str
     role: str
     prefix: str
-    created_at: datetime
-    revoked_at: datetime | None
+    created_at: Timestamp
+    revoked_at: Timestamp | None
 
 
 class ApiKeyCreated(ApiKeyOut):
@@ -104,4 +103,4 @@ class AuditOut(OutModel):
     target_id: str | None
     details: dict[str, Any]
     source_ip: str | None
-    at: datetime
+    at: Timestamp

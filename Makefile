@@ -19,7 +19,7 @@ test: deps-test
 
 bench: deps-test
 	$(VENV)/bin/pip install -q -e ".[dev,bench]"
-	$(PY) -m pytest -m "slow or bench" -q -s $(PYTEST_ARGS)
+	$(PY) -m pytest tests bench -m "slow or bench" -q -s $(PYTEST_ARGS)
 
 lint: deps-test
 	$(VENV)/bin/ruff check src tests bench

@@ -24,8 +24,17 @@ def context(request: Request) -> ApiContext:
 
 
 async def session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One unit of work per request: committed when the endpoint returns, rolled back on error."""
-    async with context(request).db.session() as s:
+    """One unit of work per request: committed when the endpoint returns, rolled back on error.
+
+    Reads (GET, HEAD) that changed nothing skip the COMMIT round trip."""
+    ctx = context(request)
+    if request.method in ("GET", "HEAD"):
+        async with ctx.db.sessionmaker() as s:
+            yield s
+            if s.new or s.dirty or s.deleted:
+                await s.commit()
+        return
+    async with ctx.db.session() as s:
         yield s
 
 

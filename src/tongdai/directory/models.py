@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tongdai.core.db import Base, new_id, utcnow
+
+
+def _listing(table: str) -> Index:
+    """The index behind paginated listings: one tenant's rows in creation order."""
+    return Index(f"ix_{table}_listing", "tenant_id", "created_at", "id")
 
 
 class _TenantRow:
@@ -19,7 +24,7 @@ class _TenantRow:
 
 class Site(_TenantRow, Base):
     __tablename__ = "sites"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    __table_args__ = (_listing("sites"), UniqueConstraint("tenant_id", "name"),)
 
     name: Mapped[str] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
@@ -28,7 +33,7 @@ class Site(_TenantRow, Base):
 
 class Team(_TenantRow, Base):
     __tablename__ = "teams"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    __table_args__ = (_listing("teams"), UniqueConstraint("tenant_id", "name"),)
 
     name: Mapped[str] = mapped_column(String(100))
     site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
@@ -37,7 +42,7 @@ class Team(_TenantRow, Base):
 
 class Skill(_TenantRow, Base):
     __tablename__ = "skills"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    __table_args__ = (_listing("skills"), UniqueConstraint("tenant_id", "name"),)
 
     name: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(String(300), default="")
@@ -45,7 +50,7 @@ class Skill(_TenantRow, Base):
 
 class Agent(_TenantRow, Base):
     __tablename__ = "agents"
-    __table_args__ = (UniqueConstraint("tenant_id", "extension"),)
+    __table_args__ = (_listing("agents"), UniqueConstraint("tenant_id", "extension"),)
 
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), unique=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -62,7 +67,7 @@ class Agent(_TenantRow, Base):
 
 class Queue(_TenantRow, Base):
     __tablename__ = "queues"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    __table_args__ = (_listing("queues"), UniqueConstraint("tenant_id", "name"),)
 
     name: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(String(300), default="")
@@ -84,6 +89,7 @@ class Number(_TenantRow, Base):
     """A DID: the number callers dial, mapped to one tenant and what answers it."""
 
     __tablename__ = "numbers"
+    __table_args__ = (_listing("numbers"),)
 
     e164: Mapped[str] = mapped_column(String(32), unique=True)
     description: Mapped[str] = mapped_column(String(300), default="")
@@ -95,7 +101,7 @@ class Calendar(_TenantRow, Base):
     """Business hours: weekly opening intervals and holidays in one time zone."""
 
     __tablename__ = "calendars"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    __table_args__ = (_listing("calendars"), UniqueConstraint("tenant_id", "name"),)
 
     name: Mapped[str] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
@@ -107,7 +113,7 @@ class ReasonCode(_TenantRow, Base):
     """A not-ready reason or a wrap-up disposition."""
 
     __tablename__ = "reason_codes"
-    __table_args__ = (UniqueConstraint("tenant_id", "kind", "code"),)
+    __table_args__ = (_listing("reason_codes"), UniqueConstraint("tenant_id", "kind", "code"),)
 
     kind: Mapped[str] = mapped_column(String(16))
     code: Mapped[str] = mapped_column(String(64))

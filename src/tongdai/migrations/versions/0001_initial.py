@@ -2,13 +2,14 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 04:24:07.026243
+Create Date: 2026-11-23 04:46:47.033607
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 
 revision = '0001'
 down_revision = None
@@ -74,6 +75,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('tenant_id', 'name', name=op.f('uq_calendars_tenant_id_name'))
     )
     with op.batch_alter_table('calendars', schema=None) as batch_op:
+        batch_op.create_index('ix_calendars_listing', ['tenant_id', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_calendars_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('reason_codes',
@@ -89,6 +91,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('tenant_id', 'kind', 'code', name=op.f('uq_reason_codes_tenant_id_kind_code'))
     )
     with op.batch_alter_table('reason_codes', schema=None) as batch_op:
+        batch_op.create_index('ix_reason_codes_listing', ['tenant_id', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_reason_codes_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('sites',
@@ -103,6 +106,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('tenant_id', 'name', name=op.f('uq_sites_tenant_id_name'))
     )
     with op.batch_alter_table('sites', schema=None) as batch_op:
+        batch_op.create_index('ix_sites_listing', ['tenant_id', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sites_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('skills',
@@ -116,6 +120,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('tenant_id', 'name', name=op.f('uq_skills_tenant_id_name'))
     )
     with op.batch_alter_table('skills', schema=None) as batch_op:
+        batch_op.create_index('ix_skills_listing', ['tenant_id', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_skills_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('users',
@@ -160,6 +165,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('tenant_id', 'name', name=op.f('uq_queues_tenant_id_name'))
     )
     with op.batch_alter_table('queues', schema=None) as batch_op:
+        batch_op.create_index('ix_queues_listing', ['tenant_id', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_queues_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('teams',
@@ -176,6 +182,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('tenant_id', 'name', name=op.f('uq_teams_tenant_id_name'))
     )
     with op.batch_alter_table('teams', schema=None) as batch_op:
+        batch_op.create_index('ix_teams_listing', ['tenant_id', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_teams_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('agents',
@@ -202,6 +209,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('user_id', name=op.f('uq_agents_user_id'))
     )
     with op.batch_alter_table('agents', schema=None) as batch_op:
+        batch_op.create_index('ix_agents_listing', ['tenant_id', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_agents_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('numbers',
@@ -218,6 +226,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('e164', name=op.f('uq_numbers_e164'))
     )
     with op.batch_alter_table('numbers', schema=None) as batch_op:
+        batch_op.create_index('ix_numbers_listing', ['tenant_id', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_numbers_tenant_id'), ['tenant_id'], unique=False)
 
 
@@ -225,18 +234,22 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('numbers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_numbers_tenant_id'))
+        batch_op.drop_index('ix_numbers_listing')
 
     op.drop_table('numbers')
     with op.batch_alter_table('agents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_agents_tenant_id'))
+        batch_op.drop_index('ix_agents_listing')
 
     op.drop_table('agents')
     with op.batch_alter_table('teams', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_teams_tenant_id'))
+        batch_op.drop_index('ix_teams_listing')
 
     op.drop_table('teams')
     with op.batch_alter_table('queues', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_queues_tenant_id'))
+        batch_op.drop_index('ix_queues_listing')
 
     op.drop_table('queues')
     with op.batch_alter_table('users', schema=None) as batch_op:
@@ -245,18 +258,22 @@ def downgrade() -> None:
     op.drop_table('users')
     with op.batch_alter_table('skills', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_skills_tenant_id'))
+        batch_op.drop_index('ix_skills_listing')
 
     op.drop_table('skills')
     with op.batch_alter_table('sites', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sites_tenant_id'))
+        batch_op.drop_index('ix_sites_listing')
 
     op.drop_table('sites')
     with op.batch_alter_table('reason_codes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reason_codes_tenant_id'))
+        batch_op.drop_index('ix_reason_codes_listing')
 
     op.drop_table('reason_codes')
     with op.batch_alter_table('calendars', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_calendars_tenant_id'))
+        batch_op.drop_index('ix_calendars_listing')
 
     op.drop_table('calendars')
     with op.batch_alter_table('api_keys', schema=None) as batch_op:

@@ -43,7 +43,8 @@ def _rss_kib(pid: int) -> int:
 def start(db_url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str, float]:
     port = free_port()
     cmd = [sys.executable, "-m", "tongdai", "--set", f"http.port={port}", "--set", f"data_dir={workdir}",
-           "--set", f"database.url={db_url}", "--set", "log.level=WARNING", "run", "--demo"]
+           "--set", f"database.url={db_url}", "--set", "log.level=WARNING", "--set", "sip.enabled=false",
+           "run", "--demo"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TONGDAI_")}
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)

@@ -116,4 +116,8 @@ def build_app(settings: Settings) -> App:
     """Build the App and every service from the settings."""
     services: list[Service] = []
     routers: list[APIRouter] = []
+    if settings.sip.enabled:
+        from tongdai.sip.service import SipService
+
+        services.append(SipService(settings.sip))
     return App(settings, services, routers)

@@ -38,7 +38,7 @@ class Api:
 
 
 async def make_api(db_url: str, data_dir: Path, **overrides: Any) -> Api:
-    settings = load_settings(overrides={"database.url": db_url, "data_dir": str(data_dir), **overrides})
+    settings = load_settings(overrides={"database.url": db_url, "data_dir": str(data_dir), "sip.enabled": False, **overrides})
     app = build_app(settings)
     await app.start()
     async with app.db.session() as s:
@@ -72,17 +72,20 @@ class RunningTongdai:
 
     def __init__(self, workdir: Path, *extra: str) -> None:
         import os
+        import socket
         import subprocess
         import sys
 
         from tests.conftest import free_port
 
         self.port = free_port()
+        self.sip_port = free_port(socket.SOCK_DGRAM)
         self.base = f"http://127.0.0.1:{self.port}"
         self.workdir = workdir
         self.log = workdir / "tongdai.log"
         cmd = [sys.executable, "-m", "tongdai", "--set", f"http.port={self.port}", "--set", f"data_dir={workdir}/var",
-               "--set", f"database.url=sqlite+aiosqlite:///{workdir}/var/tongdai.db", *extra, "run", "--demo"]
+               "--set", f"database.url=sqlite+aiosqlite:///{workdir}/var/tongdai.db",
+               "--set", f"sip.udp_port={self.sip_port}", "--set", f"sip.tcp_port={self.sip_port}", *extra, "run", "--demo"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("TONGDAI_")}
         self.proc = subprocess.Popen(cmd, cwd=workdir, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, env=env)
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from fastapi.routing import APIRoute
 
-from tongdai.api.app import api_routes
-
 from tongdai import demo
+from tongdai.api.app import api_routes
 from tongdai.api.deps import Allow, principal
 from tongdai.iam.roles import Role
 from tongdai.iam.security import Principal

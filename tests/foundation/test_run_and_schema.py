@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tongdai import demo
 from tests.foundation.conftest import RunningTongdai
+from tongdai import demo
 
 
 def test_given_fresh_data_dir_when_run_demo_then_ready_login_and_clean_ctrl_c(tmp_path):

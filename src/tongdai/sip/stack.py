@@ -1,0 +1,388 @@
+"""The asyncio shell of the SIP stack: UDP and TCP transports, the server transaction table, 2xx
+retransmission, one timer. Requests that pass the checks of `validate.check_request` go to the
+`handler` (the UA core); everything protocol-level (retransmissions, CANCEL, ACK matching, errors)
+is answered here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from tongdai.sip.errors import SipParseError
+from tongdai.sip.message import Request, Response, content_length, parse, split_commas, split_head
+from tongdai.sip.transaction import InviteAnswer, ServerTransaction, server_key
+from tongdai.sip.validate import check_request
+
+log = logging.getLogger(__name__)
+Address = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a request came from and how to answer it."""
+
+    transport: str  # "UDP" or "TCP"
+    addr: Address
+    reply: Callable[[bytes, Address], None]
+
+
+class Handler(Protocol):
+    """The UA core: answers the requests that pass the stack's checks."""
+
+    def on_request(self, req: Request, source: Source, now: float) -> Response | None:
+        """The final (or provisional) response, or None for ACK and requests answered later."""
+
+    def on_ack(self, req: Request, now: float) -> None:
+        """An ACK for a 2xx (outside any transaction)."""
+
+    def on_unacknowledged(self, response: Response, now: float) -> None:
+        """A 2xx to INVITE was never acknowledged (64*T1)."""
+
+
+class SipStack:
+    """Owns the transports and the transaction table of one SIP endpoint."""
+
+    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", max_message: int = 65535,
+                 max_transactions: int = 100_000, clock: Callable[[], float] | None = None) -> None:
+        self.handler = handler
+        self.host = host
+        self.max_message = max_message
+        self.max_transactions = max_transactions
+        self.transactions: dict[object, ServerTransaction] = {}
+        self.answers: dict[tuple[str, int], InviteAnswer] = {}
+        self._answer_dest: dict[tuple[str, int], tuple[Source, Address]] = {}
+        self._txn_dest: dict[object, tuple[Source, Address]] = {}
+        self._heap: list[tuple[float, int, object]] = []
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clock = clock
+        self.udp: asyncio.DatagramTransport | None = None
+        self.tcp: asyncio.base_events.Server | None = None
+        self.stats = {"received": 0, "parse_errors": 0, "refused": 0, "overload": 0}
+
+    # --- lifecycle ---
+    async def start(self, udp_port: int = 5060, tcp_port: int = 5060) -> None:
+        self._loop = asyncio.get_running_loop()
+        if udp_port >= 0:
+            self.udp, _ = await self._loop.create_datagram_endpoint(
+                lambda: _Udp(self), local_addr=(self.host, udp_port))
+        if tcp_port >= 0:
+            self.tcp = await self._loop.create_server(lambda: _Tcp(self), self.host, tcp_port)
+
+    @property
+    def udp_port(self) -> int:
+        assert self.udp is not None
+        return int(self.udp.get_extra_info("sockname")[1])
+
+    @property
+    def tcp_port(self) -> int:
+        assert self.tcp is not None
+        return int(self.tcp.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._timer:
+            self._timer.cancel()
+        if self.udp:
+            self.udp.close()
+        if self.tcp:
+            self.tcp.close()
+            await self.tcp.wait_closed()
+
+    def now(self) -> float:
+        if self._clock:
+            return self._clock()
+        assert self._loop is not None
+        return self._loop.time()
+
+    # --- receive path ---
+    def datagram(self, data: bytes, source: Source) -> None:
+        """One message from the network (a UDP datagram or one framed TCP message)."""
+        self.stats["received"] += 1
+        if not data.strip(b"\r\n"):
+            return  # keep-alive
+        if len(data) > self.max_message:
+            self.stats["parse_errors"] += 1
+            return
+        now = self.now()
+        try:
+            msg = parse(data, stream=source.transport != "UDP")
+        except SipParseError as exc:
+            self.stats["parse_errors"] += 1
+            self._answer_unparseable(exc, source)
+            return
+        if isinstance(msg, Response):
+            return  # no client transactions yet: a stray response is dropped
+        try:
+            self._request(msg, source, now)
+        except SipParseError as exc:
+            self.stats["parse_errors"] += 1
+            self._reply_error(msg, exc.status, exc.reason, source)
+        self._arm()
+
+    def _answer_unparseable(self, exc: SipParseError, source: Source) -> None:
+        partial = exc.partial
+        if isinstance(partial, Request) and partial.get("via") is not None:
+            try:
+                self._reply_error(partial, exc.status, exc.reason, source)
+            except SipParseError:
+                pass
+
+    def _reply_error(self, req: Request, status: int, reason: str, source: Source) -> None:
+        resp = req.response(status)
+        if status == 400:
+            resp.reason = f"Bad Request ({reason[:60]})".replace("\r", " ").replace("\n", " ")
+        self._send_response(resp, source, req)
+
+    def _request(self, req: Request, source: Source, now: float) -> None:
+        via = req.top_via()
+        if source.transport == "UDP":
+            via.params["received"] = source.addr[0]
+            if "rport" in via.params:
+                via.params["rport"] = str(source.addr[1])
+            i = _first_index(req, "via")
+            values = split_commas(req.headers[i][1])
+            req.headers[i] = ("via", ", ".join([str(via), *values[1:]]))
+        if req.method == "ACK":
+            txn = self.transactions.get(server_key(req))
+            if txn is not None:
+                txn.receive(req, now)
+                self._schedule(txn)
+                return
+            self._ack_2xx(req, now)
+            return
+        key = server_key(req)
+        txn = self.transactions.get(key)
+        if txn is not None:  # retransmission
+            for resp in txn.receive(req, now):
+                self._send_response(resp, source, req)
+            return
+        if req.method == "CANCEL":
+            self._cancel(req, source, now)
+            return
+        if len(self.transactions) >= self.max_transactions:
+            self.stats["overload"] += 1
+            resp = req.response(503)
+            resp.add("retry-after", "5")
+            self._send_response(resp, source, req)
+            return
+        txn = ServerTransaction(req, source.transport != "UDP", now)
+        self.transactions[key] = txn
+        self._txn_dest[key] = (source, _reply_addr(req, source))
+        error = check_request(req)
+        if error is not None:
+            self.stats["refused"] += 1
+            self.respond(txn, error)
+            return
+        if req.method == "INVITE":
+            self.respond(txn, req.response(100))
+        answer = self.handler.on_request(req, source, now)
+        if answer is not None:
+            self.respond(txn, answer)
+
+    def respond(self, txn: ServerTransaction, resp: Response) -> None:
+        """Send `resp` in `txn` (the UA core may also call this later for requests it answers late)."""
+        now = self.now()
+        source, addr = self._txn_dest[txn.key]
+        for out in txn.respond(resp, now):
+            source.reply(bytes(out), addr)
+        if txn.is_invite and 200 <= resp.status < 300 and source.transport == "UDP":
+            ident = (resp.call_id, resp.cseq().number)
+            self.answers[ident] = InviteAnswer(resp, now)
+            self._answer_dest[ident] = (source, addr)
+            self._push(self.answers[ident].deadline, ("answer", ident))
+        self._schedule(txn)
+        self._arm()
+
+    def _ack_2xx(self, req: Request, now: float) -> None:
+        ident = (req.call_id, req.cseq().number)
+        answer = self.answers.pop(ident, None)
+        self._answer_dest.pop(ident, None)
+        if answer is not None:
+            answer.ack()
+        self.handler.on_ack(req, now)
+
+    def _cancel(self, req: Request, source: Source, now: float) -> None:
+        invite_key = server_key(_as_method(req, "INVITE"))
+        invite = self.transactions.get(invite_key)
+        if invite is None or invite.last_response is not None and invite.last_response.status >= 200:
+            self._send_response(req.response(481), source, req)
+            return
+        self._send_response(req.response(200), source, req)
+        self.respond(invite, invite.request.response(487, to_tag=_tag_of(invite.last_response)))
+
+    def _send_response(self, resp: Response, source: Source, req: Request) -> None:
+        source.reply(bytes(resp), _reply_addr(req, source))
+
+    # --- timers ---
+    def _schedule(self, txn: ServerTransaction) -> None:
+        if txn.terminated:
+            self._forget(txn)
+        elif txn.deadline is not None:
+            self._push(txn.deadline, ("txn", txn.key))
+
+    def _forget(self, txn: ServerTransaction) -> None:
+        self.transactions.pop(txn.key, None)
+        self._txn_dest.pop(txn.key, None)
+
+    def _push(self, when: float | None, item: object) -> None:
+        if when is not None:
+            heapq.heappush(self._heap, (when, next(self._seq), item))
+
+    def _arm(self) -> None:
+        if not self._heap or self._loop is None:
+            return
+        when = self._heap[0][0]
+        if self._timer is not None and self._timer.when() <= when:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        now = self.now()
+        while self._heap and self._heap[0][0] <= now:
+            _, _, (kind, ident) = heapq.heappop(self._heap)  # type: ignore[misc]
+            if kind == "txn":
+                txn = self.transactions.get(ident)
+                if txn is None or txn.deadline is None or txn.deadline > now:
+                    continue
+                source, addr = self._txn_dest[txn.key]
+                for resp in txn.expire(now):
+                    source.reply(bytes(resp), addr)
+                self._schedule(txn)
+            else:
+                answer = self.answers.get(ident)
+                if answer is None or answer.deadline is None or answer.deadline > now:
+                    continue
+                resend, failed = answer.expire(now)
+                source, addr = self._answer_dest[ident]
+                for resp in resend:
+                    source.reply(bytes(resp), addr)
+                if failed:
+                    self.answers.pop(ident, None)
+                    self._answer_dest.pop(ident, None)
+                    self.handler.on_unacknowledged(answer.response, now)
+                else:
+                    self._push(answer.deadline, ("answer", ident))
+        self._arm()
+
+
+def _first_index(msg: Request, name: str) -> int:
+    for i, (n, _) in enumerate(msg.headers):
+        if n == name:
+            return i
+    raise SipParseError(f"no {name}")
+
+
+def _reply_addr(req: Request, source: Source) -> Address:
+    """RFC 3261 18.2.2 with RFC 3581: the source address, and the rport (or sent-by) port."""
+    if source.transport != "UDP":
+        return source.addr
+    try:
+        via = req.top_via()
+    except SipParseError:  # answer a request with a broken Via at its source, port from sent-by if readable
+        m = re.match(r"\s*SIP\s*/\s*2\.0\s*/\s*\w+\s+[^;,\s:]+:(\d+)", req.get("via") or "")
+        return (source.addr[0], int(m.group(1)) if m and 0 < int(m.group(1)) < 65536 else source.addr[1])
+    rport = via.params.get("rport")
+    if rport:
+        return (source.addr[0], int(rport))
+    return (source.addr[0], via.port or 5060)
+
+
+def _as_method(req: Request, method: str) -> Request:
+    clone = Request(method, req.uri, list(req.headers), b"", req.version)
+    return clone
+
+
+def _tag_of(resp: Response | None) -> str | None:
+    if resp is None:
+        return None
+    try:
+        return resp.to().tag
+    except SipParseError:
+        return None
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, stack: SipStack) -> None:
+        self.stack = stack
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            self.stack.datagram(data, Source("UDP", (addr[0], addr[1]), self._send))
+        except Exception:  # the server must stay up whatever arrives
+            log.exception("SIP datagram from %s failed", addr)
+
+    def _send(self, data: bytes, addr: Address) -> None:
+        if self.transport is not None:
+            self.transport.sendto(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP error: %s", exc)
+
+
+class _Tcp(asyncio.Protocol):
+    """One TCP connection: frames messages by Content-Length (RFC 3261 18.3)."""
+
+    def __init__(self, stack: SipStack) -> None:
+        self.stack = stack
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+        self.peer: Address = ("", 0)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.peer = (peer[0], peer[1])
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while self.buffer:
+            stripped = self.buffer.lstrip(b"\r\n")
+            if not stripped:
+                self.buffer = b""
+                return
+            self.buffer = stripped
+            try:
+                head, rest = split_head(self.buffer)
+            except SipParseError:
+                if len(self.buffer) > self.stack.max_message:
+                    self._close()
+                return
+            try:
+                from tongdai.sip.message import _headers, _unfold
+
+                length = content_length(_headers(_unfold(head.decode("utf-8", "surrogateescape"))[1:])) or 0
+            except SipParseError:
+                length = 0
+            total = len(head) + 4 + length
+            if len(self.buffer) < total:
+                if total > self.stack.max_message:
+                    self._close()
+                return
+            message, self.buffer = self.buffer[:total], self.buffer[total:]
+            try:
+                self.stack.datagram(message, Source("TCP", self.peer, self._send))
+            except Exception:
+                log.exception("SIP message over TCP from %s failed", self.peer)
+
+    def _send(self, data: bytes, addr: Address) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()

@@ -1,0 +1,158 @@
+"""Server transactions (RFC 3261 section 17.2), sans-I/O.
+
+A transaction takes the request that created it, the responses the transaction user (TU) gives it,
+retransmitted requests and timer expiries, each with `now`; it returns the messages to send and
+keeps one deadline (`deadline`) for its owner to arm. It never reads a clock or touches a socket.
+
+INVITE server transaction (17.2.1): Proceeding -> (2xx: Terminated, the TU retransmits the 2xx)
+| (3xx-6xx: Completed, Timer G retransmits, Timer H gives up, ACK -> Confirmed, Timer I -> Terminated).
+Non-INVITE server transaction (17.2.2): Trying -> Proceeding (1xx) -> Completed (final, Timer J) ->
+Terminated. Over reliable transports Timers G, I and J are zero.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from tongdai.sip.message import Request, Response
+
+T1 = 0.5
+T2 = 4.0
+T4 = 5.0
+
+
+class State(enum.Enum):
+    TRYING = "trying"
+    PROCEEDING = "proceeding"
+    COMPLETED = "completed"
+    CONFIRMED = "confirmed"
+    TERMINATED = "terminated"
+
+
+@dataclass(frozen=True)
+class TransactionKey:
+    """RFC 3261 17.2.3: branch + sent-by + method (ACK and CANCEL keyed by the INVITE's method)."""
+
+    branch: str
+    sent_by: str
+    method: str
+
+
+def server_key(req: Request) -> TransactionKey:
+    """The key that matches `req` to its server transaction, with the RFC 2543 fallback (17.2.3)."""
+    via = req.top_via()
+    method = "INVITE" if req.method == "ACK" else req.method
+    branch = via.branch or ""
+    if branch.startswith("z9hG4bK"):
+        return TransactionKey(branch, via.sent_by.lower(), method)
+    # RFC 2543 peer: no magic cookie. Match by Request-URI, tags, Call-ID, CSeq number and top Via.
+    to_tag = req.to().tag or "" if req.method != "ACK" else ""
+    from_tag = req.from_().tag or ""
+    legacy = "|".join((req.uri, to_tag, from_tag, req.call_id, str(req.cseq().number), str(via)))
+    return TransactionKey("2543:" + legacy, via.sent_by.lower(), method)
+
+
+class ServerTransaction:
+    """One server transaction; `receive`, `respond` and `expire` return the responses to (re)send."""
+
+    __slots__ = ("key", "request", "reliable", "state", "last_response", "deadline", "_g_interval", "_h_deadline")
+
+    def __init__(self, request: Request, reliable: bool, now: float) -> None:
+        self.key = server_key(request)
+        self.request = request
+        self.reliable = reliable
+        self.state = State.PROCEEDING if request.method == "INVITE" else State.TRYING
+        self.last_response: Response | None = None
+        self.deadline: float | None = None
+        self._g_interval = T1
+        self._h_deadline: float | None = None
+
+    @property
+    def is_invite(self) -> bool:
+        return self.request.method == "INVITE"
+
+    @property
+    def terminated(self) -> bool:
+        return self.state is State.TERMINATED
+
+    def respond(self, response: Response, now: float) -> list[Response]:
+        """The TU sends `response`; returns what to send now (nothing once the transaction is over)."""
+        if self.state in (State.COMPLETED, State.CONFIRMED, State.TERMINATED):
+            return []
+        self.last_response = response
+        if response.status < 200:
+            if self.state is State.TRYING:
+                self.state = State.PROCEEDING
+            return [response]
+        if self.is_invite:
+            if response.status < 300:
+                self._end()
+            else:
+                self.state = State.COMPLETED
+                self._h_deadline = now + 64 * T1
+                self._g_interval = T1
+                self.deadline = self._h_deadline if self.reliable else min(now + T1, self._h_deadline)
+        else:
+            self.state = State.COMPLETED
+            self.deadline = now + (0.0 if self.reliable else 64 * T1)
+        return [response]
+
+    def receive(self, request: Request, now: float) -> list[Response]:
+        """A request matching this transaction arrived: a retransmission, or the ACK of a non-2xx."""
+        if request.method == "ACK":
+            if self.is_invite and self.state is State.COMPLETED:
+                self.state = State.CONFIRMED
+                self.deadline = now + (0.0 if self.reliable else T4)
+            return []
+        if self.state in (State.PROCEEDING, State.COMPLETED) and self.last_response is not None:
+            return [self.last_response]
+        return []
+
+    def expire(self, now: float) -> list[Response]:
+        """The deadline passed: Timer G retransmits; Timers H, I and J end the transaction."""
+        if self.deadline is None or now < self.deadline:
+            return []
+        if self.state is State.COMPLETED and self.is_invite:
+            assert self._h_deadline is not None
+            if now >= self._h_deadline:  # Timer H: no ACK came
+                self._end()
+                return []
+            self._g_interval = min(2 * self._g_interval, T2)
+            self.deadline = min(now + self._g_interval, self._h_deadline)
+            return [self.last_response] if self.last_response is not None else []
+        self._end()  # Timer I (Confirmed) or Timer J (non-INVITE Completed)
+        return []
+
+    def _end(self) -> None:
+        self.state = State.TERMINATED
+        self.deadline = None
+
+
+class InviteAnswer:
+    """The UAS core's retransmission of a 2xx to INVITE until its ACK (RFC 3261 13.3.1.4):
+    every T1, doubling up to T2, for 64*T1; then the call is given up."""
+
+    __slots__ = ("response", "deadline", "give_up", "_interval", "acked")
+
+    def __init__(self, response: Response, now: float) -> None:
+        self.response = response
+        self._interval = T1
+        self.deadline: float | None = now + T1
+        self.give_up = now + 64 * T1
+        self.acked = False
+
+    def ack(self) -> None:
+        self.acked = True
+        self.deadline = None
+
+    def expire(self, now: float) -> tuple[list[Response], bool]:
+        """(what to resend, whether the ACK never came and the dialog must be ended)."""
+        if self.deadline is None or now < self.deadline:
+            return [], False
+        if now >= self.give_up:
+            self.deadline = None
+            return [], True
+        self._interval = min(2 * self._interval, T2)
+        self.deadline = min(now + self._interval, self.give_up)
+        return [self.response], False

@@ -1,0 +1,119 @@
+"""SIP benchmark, RFC 7502 style: SIPp's built-in `uac` scenario against the 9196 test number of a
+tongdai SIP endpoint pinned to one core; the highest rate with 0 failed calls, and CPU seconds per
+1,000 calls at a fixed rate (from /proc/<pid>/stat). With `--sippy`, sippy 2.5.0 (installed in a
+throw-away virtualenv under /tmp) answers the same load in the same run, for the CPU ratio.
+
+    .venv/bin/python bench/sip_bench.py [--rates 200,400,...] [--seconds 10] [--sippy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.conftest import free_port  # noqa: E402
+
+SERVER = """
+import asyncio, sys, logging
+sys.path.insert(0, {repo!r})
+from tongdai.sip.service import SipService
+from tongdai.sip.settings import SipSettings
+async def main():
+    s = SipService(SipSettings(udp_port={port}, tcp_port={port}))
+    await s.start()
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_tongdai(port: int, core: int) -> subprocess.Popen[bytes]:
+    code = SERVER.format(repo=str(REPO / "src"), port=port)
+    proc = subprocess.Popen(["taskset", "-c", str(core), sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    return proc
+
+
+def sipp(port: int, rate: int, calls: int, core: int) -> dict[str, int]:
+    cmd = ["taskset", "-c", str(core), "sipp", "-sn", "uac", f"127.0.0.1:{port}", "-s", "9196", "-r", str(rate),
+           "-m", str(calls), "-l", str(rate * 4), "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)),
+           "-timeout", str(30 + calls // rate), "-nostdin"]
+    with tempfile.TemporaryDirectory() as d:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120 + calls // rate, cwd=d)
+    text = out.stdout
+
+    def counter(name: str) -> int:
+        found = re.findall(rf"{name}\s*\|\s*\d+\s*\|\s*(\d+)", text)
+        return int(found[-1]) if found else -1
+
+    return {"successful": counter("Successful call"), "failed": counter("Failed call"),
+            "retrans": len(re.findall("Retrans", text))}
+
+
+def measure(proc: subprocess.Popen[bytes], port: int, rate: int, seconds: float) -> dict[str, float]:
+    calls = int(rate * seconds)
+    before = cpu_seconds(proc.pid)
+    t0 = time.monotonic()
+    result = sipp(port, rate, calls, core=1)
+    elapsed = time.monotonic() - t0
+    used = cpu_seconds(proc.pid) - before
+    return {"rate": rate, "calls": calls, "successful": result["successful"], "failed": result["failed"],
+            "cpu_s": round(used, 2), "cpu_s_per_1000_calls": round(used / max(calls, 1) * 1000, 3),
+            "core_share": round(used / elapsed, 2), "rss_mib": round(rss_mib(proc.pid), 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rates", default="200,400,600,800,1000,1200,1500")
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    port = free_port(socket.SOCK_DGRAM)
+    proc = start_tongdai(port, core=0)
+    rows = []
+    try:
+        for rate in [int(r) for r in args.rates.split(",")]:
+            row = measure(proc, port, rate, args.seconds)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            if row["failed"] != 0 or row["successful"] != row["calls"]:
+                break
+            time.sleep(3)
+    finally:
+        proc.kill()
+        proc.wait()
+    ok = [r for r in rows if r["failed"] == 0 and r["successful"] == r["calls"]]
+    result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+              "max_rate_without_failure": max((r["rate"] for r in ok), default=0), "runs": rows}
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -114,10 +114,9 @@ class _Server(uvicorn.Server):
 
 def build_app(settings: Settings) -> App:
     """Build the App and every service from the settings."""
-    services: list[Service] = []
-    routers: list[APIRouter] = []
+    app = App(settings)
     if settings.sip.enabled:
         from tongdai.sip.service import SipService
 
-        services.append(SipService(settings.sip))
-    return App(settings, services, routers)
+        app.services.append(SipService(settings.sip, data_dir=settings.data_dir, db=app.db, bus=app.bus))
+    return app

@@ -498,13 +498,23 @@ def _unfold(block: str) -> list[str]:
 
 
 def _headers(lines: list[str]) -> list[tuple[str, str]]:
+    headers, bad = _headers_lenient(lines)
+    if bad is not None:
+        raise SipParseError(f"bad header line {bad[:60]!r}")
+    return headers
+
+
+def _headers_lenient(lines: list[str]) -> tuple[list[tuple[str, str]], str | None]:
+    """The readable headers, and the first unreadable line (None when all are fine)."""
     headers: list[tuple[str, str]] = []
+    bad: str | None = None
     for line in lines:
         m = HEADER_NAME_RE.match(line)
         if not m:
-            raise SipParseError(f"bad header line {line[:60]!r}")
+            bad = bad if bad is not None else line
+            continue
         headers.append((canonical(m.group(1)), line[m.end() :].strip()))
-    return headers
+    return headers, bad
 
 
 def split_head(data: bytes) -> tuple[bytes, bytes]:
@@ -538,7 +548,10 @@ def parse(data: bytes, *, stream: bool = False) -> Request | Response:
     text = head.decode("utf-8", "surrogateescape")
     lines = _unfold(text)
     start = lines[0]
-    headers = _headers(lines[1:])
+    headers, bad = _headers_lenient(lines[1:])
+    if bad is not None:
+        partial = None if start.startswith("SIP/") else Request("", "", headers, b"")
+        raise SipParseError(f"bad header line {bad[:60]!r}", partial=partial)
     try:
         length = content_length(headers)
         if length is not None and length > len(rest):

@@ -3,10 +3,23 @@ answers what the platform offers today (OPTIONS, the 9196 echo-test number, dial
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-import random
+import os
+import time
+from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
+from tongdai.core.db import Database
+from tongdai.core.events import Event, EventBus
+from tongdai.directory.events import DirectoryChanged
+from tongdai.sip.digest import DigestAuthority
 from tongdai.sip.errors import SipParseError
+from tongdai.sip.events import AgentDeviceRegistered, AgentDeviceUnregistered
+from tongdai.sip.registrar import Change, LocationService
 from tongdai.sip.message import Request, Response, new_tag
 from tongdai.sip.sdp import answer_audio, parse_sdp
 from tongdai.sip.settings import SipSettings
@@ -19,13 +32,48 @@ KNOWN_METHODS = frozenset({"SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER",
 ECHO_TEST = "9196"
 
 
+@dataclass(frozen=True)
+class Account:
+    """A SIP account: an agent's extension in a tenant."""
+
+    tenant_id: str
+    tenant_slug: str
+    extension: str
+    password: str
+
+
+class Credentials(Protocol):
+    def find(self, user: str, domain: str) -> Account | None:
+        """The account of `user` (an extension); `domain` picks the tenant when several have it."""
+
+
+class StaticCredentials:
+    """Accounts held in memory (refreshed from the directory by the service)."""
+
+    def __init__(self, accounts: dict[str, list[Account]]) -> None:
+        self.accounts = accounts
+
+    def find(self, user: str, domain: str) -> Account | None:
+        candidates = self.accounts.get(user, [])
+        for a in candidates:
+            if a.tenant_slug == domain.split(".")[0]:
+                return a
+        return candidates[0] if len(candidates) == 1 else None
+
+
 class UaCore:
     """Answers requests outside the protocol layer; keeps the dialogs it accepted."""
 
-    def __init__(self, host: str) -> None:
+    def __init__(self, host: str, credentials: Credentials | None = None, realm: str = "tongdai",
+                 on_event: Callable[[Event], None] | None = None) -> None:
         self.host = host
         self.dialogs: dict[tuple[str, str], str] = {}  # (call-id, local tag) -> remote tag
         self.port = 5060
+        self.credentials = credentials or StaticCredentials({})
+        self.digest = DigestAuthority(realm)
+        self.location = LocationService()
+        self.dirty = False
+        self.on_event: Callable[[Event], None] = on_event or (lambda e: None)
 
     def on_request(self, req: Request, source: Source, now: float) -> Response | None:
         handler = getattr(self, "_" + req.method.lower(), None) if req.method.isalpha() else None
@@ -53,10 +101,42 @@ class UaCore:
         return resp
 
     def _register(self, req: Request) -> Response:
-        resp = req.response(401, to_tag=new_tag())
-        nonce = "%032x" % random.getrandbits(128)
-        resp.add("www-authenticate", f'Digest realm="tongdai", nonce="{nonce}", algorithm=MD5, qop="auth"')
+        now = time.time()  # registrations outlive the process: wall-clock time
+        to = req.to().uri
+        user = to.user_unescaped or ""
+        account = self.credentials.find(user, to.host)
+        auth = req.get("authorization")
+        if auth is None or account is None:
+            return self._challenge(req, now)
+        verdict = self.digest.check(auth, method="REGISTER", password_of=lambda u: account.password if u == user else None,
+                                    now=now)
+        if not verdict.ok:
+            if not verdict.stale:
+                log.info("registration refused", extra={"user": user, "reason": verdict.reason})
+            return self._challenge(req, now, stale=verdict.stale)
+        aor = f"{account.tenant_id}/{user}"
+        resp, changes = self.location.register(aor, req, f"{req.top_via().params.get('received', '')}", now)
+        self._changed(changes, account.tenant_id, user)
         return resp
+
+    def _challenge(self, req: Request, now: float, *, stale: bool = False) -> Response:
+        resp = req.response(401, to_tag=new_tag())
+        for value in self.digest.challenges(now, stale=stale):
+            resp.add("www-authenticate", value)
+        return resp
+
+    def _changed(self, changes: list[Change], tenant_id: str, user: str) -> None:
+        if not changes:
+            return
+        self.dirty = True
+        for c in changes:
+            cls = AgentDeviceRegistered if c.registered else AgentDeviceUnregistered
+            self.on_event(cls(tenant_id=tenant_id, at=time.time(), extension=user, contact=c.contact))
+
+    def expire_registrations(self) -> None:
+        for c in self.location.expire(time.time()):
+            tenant_id, _, user = c.aor.partition("/")
+            self._changed([c], tenant_id, user)
 
     def _invite(self, req: Request) -> Response:
         if req.to().tag is not None:  # re-INVITE
@@ -103,21 +183,82 @@ class SipService:
 
     name = "sip"
 
-    def __init__(self, settings: SipSettings) -> None:
+    def __init__(self, settings: SipSettings, *, data_dir: Path | None = None, db: Database | None = None,
+                 bus: EventBus | None = None) -> None:
         self.settings = settings
-        self.core = UaCore(settings.host)
+        self.db, self.bus = db, bus
+        self.credentials = StaticCredentials({})
+        self.core = UaCore(settings.host, self.credentials, on_event=self._publish)
+        self.core.digest.algorithms = tuple(settings.digest_algorithms)
         self.stack = SipStack(self.core, host=settings.host, max_message=settings.max_message_bytes)
+        self.state_file = (data_dir / "sip-registrations.json") if data_dir else None
         self._ready = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._housekeeping: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        if self.state_file and self.state_file.exists():
+            data = json.loads(self.state_file.read_text())
+            self.core.location = LocationService.restore(data, time.time())
+        await self.reload_accounts()
+        if self.bus is not None:
+            self.bus.subscribe(DirectoryChanged, self._directory_changed)
         await self.stack.start(self.settings.udp_port or -1, self.settings.tcp_port or -1)
         self.core.port = self.stack.udp_port if self.stack.udp else self.stack.tcp_port
+        self._housekeeping = asyncio.create_task(self._housekeep())
         self._ready = True
         log.info("SIP listening", extra={"udp": self.settings.udp_port, "tcp": self.settings.tcp_port, "host": self.settings.host})
 
     async def stop(self) -> None:
         self._ready = False
+        if self._housekeeping:
+            self._housekeeping.cancel()
         await self.stack.stop()
+        self._save()
 
     def ready(self) -> bool:
         return self._ready
+
+    async def reload_accounts(self) -> None:
+        """Load the agents' SIP accounts from the directory."""
+        if self.db is None:
+            return
+        from sqlalchemy import select
+
+        from tongdai.directory.models import Agent
+        from tongdai.iam.models import Tenant
+
+        accounts: dict[str, list[Account]] = {}
+        async with self.db.sessionmaker() as s:
+            rows = await s.execute(select(Agent.extension, Agent.sip_password, Tenant.id, Tenant.slug)
+                                   .join(Tenant, Tenant.id == Agent.tenant_id)
+                                   .where(Agent.active.is_(True), Agent.sip_password != ""))
+            for ext, pw, tid, slug in rows:
+                accounts.setdefault(ext, []).append(Account(tid, slug, ext, pw))
+        self.credentials.accounts = accounts
+
+    async def _directory_changed(self, event: DirectoryChanged) -> None:
+        if event.resource == "agents":
+            await self.reload_accounts()
+
+    def _publish(self, event: Event) -> None:
+        if self.bus is not None:
+            task = asyncio.get_running_loop().create_task(self.bus.publish(event))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _housekeep(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.core.expire_registrations()
+            if self.core.dirty:
+                self._save()
+
+    def _save(self) -> None:
+        """Write the registrations atomically (a crash leaves the old file or the new, never half)."""
+        if self.state_file is None:
+            return
+        self.core.dirty = False
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.core.location.snapshot()))
+        os.replace(tmp, self.state_file)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -12,4 +14,9 @@ class SipSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the SIP transports listen on.")
     udp_port: int = Field(5060, ge=0, le=65535, description="UDP port (0 disables UDP).")
     tcp_port: int = Field(5060, ge=0, le=65535, description="TCP port (0 disables TCP).")
+    digest_algorithms: list[Literal["MD5", "SHA-256"]] = Field(
+        ["MD5", "SHA-256"],
+        description="Digest challenges offered, in order. Many phones (and SIPp) take only the first and know only MD5.",
+        min_length=1,
+    )
     max_message_bytes: int = Field(65535, ge=1024, le=1048576, description="Largest SIP message accepted.")

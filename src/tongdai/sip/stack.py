@@ -183,6 +183,8 @@ class SipStack:
             return
         if req.method == "INVITE":
             self.respond(txn, req.response(100))
+        elif req.method == "BYE":
+            self._stop_answers(req.call_id)  # the dialog ends: its ACK (maybe lost) no longer matters
         answer = self.handler.on_request(req, source, now)
         if answer is not None:
             self.respond(txn, answer)
@@ -208,6 +210,11 @@ class SipStack:
         if answer is not None:
             answer.ack()
         self.handler.on_ack(req, now)
+
+    def _stop_answers(self, call_id: str) -> None:
+        for ident in [k for k in self.answers if k[0] == call_id]:
+            self.answers.pop(ident).ack()
+            self._answer_dest.pop(ident, None)
 
     def _cancel(self, req: Request, source: Source, now: float) -> None:
         invite_key = server_key(_as_method(req, "INVITE"))

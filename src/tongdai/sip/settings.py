@@ -15,8 +15,9 @@ class SipSettings(BaseModel):
     udp_port: int = Field(5060, ge=0, le=65535, description="UDP port (0 disables UDP).")
     tcp_port: int = Field(5060, ge=0, le=65535, description="TCP port (0 disables TCP).")
     digest_algorithms: list[Literal["MD5", "SHA-256"]] = Field(
-        ["MD5", "SHA-256"],
-        description="Digest challenges offered, in order. Many phones (and SIPp) take only the first and know only MD5.",
+        ["MD5"],
+        description="Digest challenges offered, in order. Add SHA-256 (RFC 8760) only when every phone supports it: "
+        "some (baresip 1.0, SIPp 3.6) fail on a SHA-256 challenge even when MD5 is offered too.",
         min_length=1,
     )
     max_message_bytes: int = Field(65535, ge=1024, le=1048576, description="Largest SIP message accepted.")

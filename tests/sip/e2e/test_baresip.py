@@ -1,0 +1,63 @@
+"""baresip (a real softphone) against `tongdai run --demo`: registers as agent 1001 with digest,
+calls the 9196 test number, the call is established, and it un-registers on exit."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import free_port
+from tests.foundation.conftest import RunningTongdai
+
+
+@pytest.fixture(scope="module")
+def tongdai(tmp_path_factory):
+    t = RunningTongdai(tmp_path_factory.mktemp("baresip-run"))
+    try:
+        t.wait_ready()
+        yield t
+    finally:
+        t.stop()
+
+
+def baresip_config(d, ext: str, password: str, server_port: int) -> None:
+    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(d / "tone.wav"), "synth", "4", "sine", "440"],
+                   check=True, timeout=30)
+    (d / "config").write_text(
+        "module_path /usr/lib/baresip/modules\n"
+        f"sip_listen 127.0.0.1:{free_port(socket.SOCK_DGRAM)}\nsip_transports udp\n"
+        f"audio_source aufile,{d / 'tone.wav'}\naudio_player aufile,{d / 'received.wav'}\naudio_alert aufile,/dev/null\n"
+        "module g711.so\nmodule aufile.so\nmodule account.so\nmodule menu.so\n")
+    (d / "accounts").write_text(f"<sip:{ext}@127.0.0.1:{server_port}>;auth_pass={password};regint=60;answermode=auto\n")
+
+
+def test_given_baresip_as_agent_1001_then_it_registers_calls_9196_and_unregisters(tongdai, tmp_path):
+    baresip_config(tmp_path, "1001", "sip-demo-1001", tongdai.sip_port)
+    proc = subprocess.Popen(["baresip", "-f", str(tmp_path), "-e", f"/dial sip:9196@127.0.0.1:{tongdai.sip_port}", "-t", "6"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    state = tongdai.workdir / "var" / "sip-registrations.json"
+    seen_binding = False
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not seen_binding:
+        seen_binding = state.exists() and any(k.endswith("/1001") for k in json.loads(state.read_text() or "{}"))
+        time.sleep(0.1)
+    out, _ = proc.communicate(timeout=30)
+    assert "200 OK" in out and "1 binding" in out, out
+    assert "Call established: sip:9196@" in out, out
+    assert "terminated" in out, out
+    assert seen_binding
+    deadline = time.monotonic() + 5  # baresip un-registers when it quits
+    while time.monotonic() < deadline and any(k.endswith("/1001") for k in json.loads(state.read_text() or "{}")):
+        time.sleep(0.1)
+    assert not any(k.endswith("/1001") for k in json.loads(state.read_text() or "{}"))
+
+
+def test_given_baresip_with_wrong_password_then_not_registered(tongdai, tmp_path):
+    baresip_config(tmp_path, "1002", "wrong-password", tongdai.sip_port)
+    out = subprocess.run(["baresip", "-f", str(tmp_path), "-t", "3"], capture_output=True, text=True, timeout=30).stdout
+    assert "1 binding" not in out
+    assert "401" in out or "Unauthorized" in out or "failed" in out.lower(), out

@@ -18,6 +18,7 @@ from tongdai.core.events import Event, EventBus
 from tongdai.directory.events import DirectoryChanged
 from tongdai.sip.digest import DigestAuthority
 from tongdai.sip.errors import SipParseError
+from tongdai.sip.guard import SourceGuard
 from tongdai.sip.events import AgentDeviceRegistered, AgentDeviceUnregistered
 from tongdai.sip.registrar import Change, LocationService
 from tongdai.sip.message import Request, Response, new_tag
@@ -73,6 +74,7 @@ class UaCore:
         self.digest = DigestAuthority(realm)
         self.location = LocationService()
         self.dirty = False
+        self.guard: SourceGuard | None = None
         self.on_event: Callable[[Event], None] = on_event or (lambda e: None)
 
     def on_request(self, req: Request, source: Source, now: float) -> Response | None:
@@ -112,7 +114,10 @@ class UaCore:
                                     now=now)
         if not verdict.ok:
             if not verdict.stale:
-                log.info("registration refused", extra={"user": user, "reason": verdict.reason})
+                ip = req.top_via().params.get("received") or ""
+                banned = self.guard is not None and self.guard.auth_failed(ip, time.monotonic())
+                log.warning("registration refused", extra={"user": user, "reason": verdict.reason, "source": ip,
+                                                           "banned": banned})
             return self._challenge(req, now, stale=verdict.stale)
         aor = f"{account.tenant_id}/{user}"
         resp, changes = self.location.register(aor, req, f"{req.top_via().params.get('received', '')}", now)
@@ -190,7 +195,12 @@ class SipService:
         self.credentials = StaticCredentials({})
         self.core = UaCore(settings.host, self.credentials, on_event=self._publish)
         self.core.digest.algorithms = tuple(settings.digest_algorithms)
-        self.stack = SipStack(self.core, host=settings.host, max_message=settings.max_message_bytes)
+        guard = SourceGuard(rate=settings.rate_limit_per_s, burst=settings.rate_limit_per_s * 2,
+                            max_failures=settings.ban_after_failures, ban_seconds=settings.ban_seconds,
+                            exempt=frozenset(settings.trusted_addresses))
+        self.stack = SipStack(self.core, host=settings.host, max_message=settings.max_message_bytes,
+                              max_transactions=settings.max_transactions)
+        self.stack.guard = self.core.guard = guard
         self.state_file = (data_dir / "sip-registrations.json") if data_dir else None
         self._ready = False
         self._tasks: set[asyncio.Task[None]] = set()

@@ -21,3 +21,14 @@ class SipSettings(BaseModel):
         min_length=1,
     )
     max_message_bytes: int = Field(65535, ge=1024, le=1048576, description="Largest SIP message accepted.")
+    max_transactions: int = Field(100_000, ge=100, description="Concurrent server transactions; beyond: 503.")
+    rate_limit_per_s: float = Field(
+        5000.0, gt=0, description="Requests per second accepted from one source address (bursts of twice that)."
+    )
+    ban_after_failures: int = Field(
+        10, ge=1, description="Failed authentications from one address within 60 s before it is banned."
+    )
+    ban_seconds: float = Field(600.0, ge=0, description="How long a banned address is ignored.")
+    trusted_addresses: list[str] = Field(
+        default_factory=list, description="Addresses never rate-limited or banned (e.g. your SBC or trunk)."
+    )

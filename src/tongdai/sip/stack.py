@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tongdai.sip.errors import SipParseError
+from tongdai.sip.guard import SourceGuard
 from tongdai.sip.message import Request, Response, content_length, parse, split_commas, split_head
 from tongdai.sip.transaction import InviteAnswer, ServerTransaction, server_key
 from tongdai.sip.validate import check_request
@@ -66,7 +67,8 @@ class SipStack:
         self._clock = clock
         self.udp: asyncio.DatagramTransport | None = None
         self.tcp: asyncio.base_events.Server | None = None
-        self.stats = {"received": 0, "parse_errors": 0, "refused": 0, "overload": 0}
+        self.stats = {"received": 0, "parse_errors": 0, "refused": 0, "overload": 0, "guarded": 0}
+        self.guard: SourceGuard | None = None
 
     # --- lifecycle ---
     async def start(self, udp_port: int = 5060, tcp_port: int = 5060) -> None:
@@ -112,6 +114,9 @@ class SipStack:
             self.stats["parse_errors"] += 1
             return
         now = self.now()
+        if self.guard is not None and not self.guard.allow(source.addr[0], now):
+            self.stats["guarded"] += 1
+            return
         try:
             msg = parse(data, stream=source.transport != "UDP")
         except SipParseError as exc:

@@ -53,7 +53,15 @@ def rss_mib(pid: int) -> float:
 
 def start_tongdai(port: int, core: int) -> subprocess.Popen[bytes]:
     code = SERVER.format(repo=str(REPO / "src"), port=port)
-    proc = subprocess.Popen(["taskset", "-c", str(core), sys.executable, "-c", code], stdout=subprocess.PIPE)
+    return _started(["taskset", "-c", str(core), sys.executable, "-c", code])
+
+
+def start_sippy(python: str, port: int, core: int) -> subprocess.Popen[bytes]:
+    return _started(["taskset", "-c", str(core), python, str(REPO / "bench" / "sippy_uas.py"), str(port)])
+
+
+def _started(cmd: list[str]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     proc.stdout.readline()
     return proc
@@ -87,20 +95,15 @@ def measure(proc: subprocess.Popen[bytes], port: int, rate: int, seconds: float)
             "core_share": round(used / elapsed, 2), "rss_mib": round(rss_mib(proc.pid), 1)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rates", default="200,400,600,800,1000,1200,1500")
-    ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
+def ramp(name: str, start, rates: list[int], seconds: float) -> dict[str, object]:  # type: ignore[no-untyped-def]
     port = free_port(socket.SOCK_DGRAM)
-    proc = start_tongdai(port, core=0)
+    proc = start(port)
     rows = []
     try:
-        for rate in [int(r) for r in args.rates.split(",")]:
-            row = measure(proc, port, rate, args.seconds)
+        for rate in rates:
+            row = measure(proc, port, rate, seconds)
             rows.append(row)
-            print(json.dumps(row), flush=True)
+            print(name, json.dumps(row), flush=True)
             if row["failed"] != 0 or row["successful"] != row["calls"]:
                 break
             time.sleep(3)
@@ -108,8 +111,26 @@ def main() -> None:
         proc.kill()
         proc.wait()
     ok = [r for r in rows if r["failed"] == 0 and r["successful"] == r["calls"]]
+    return {"server": name, "max_rate_without_failure": max((r["rate"] for r in ok), default=0), "runs": rows}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rates", default="200,400,600,800,1000,1200,1500")
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--sippy", metavar="PYTHON", help="a Python with sippy 2.5.0 installed, to run the peer")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
+    servers = [ramp("tongdai", lambda port: start_tongdai(port, 0), rates, args.seconds)]
+    if args.sippy:
+        servers.append(ramp("sippy", lambda port: start_sippy(args.sippy, port, 0), rates, args.seconds))
+        common = {r["rate"]: r for r in servers[0]["runs"] if r["failed"] == 0}  # type: ignore[index]
+        ratios = [round(p["cpu_s_per_1000_calls"] / common[p["rate"]]["cpu_s_per_1000_calls"], 2)
+                  for p in servers[1]["runs"] if p["failed"] == 0 and p["rate"] in common]  # type: ignore[index]
+        servers.append({"sippy_cpu_per_call_over_tongdai": ratios})
     result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-              "max_rate_without_failure": max((r["rate"] for r in ok), default=0), "runs": rows}
+              "seconds_per_step": args.seconds, "servers": servers}
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

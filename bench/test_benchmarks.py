@@ -19,3 +19,22 @@ def test_api_benchmark(tmp_path):
     data = json.loads(out.read_text())
     print(json.dumps(data, indent=2))
     assert {r["backend"] for r in data["results"]} == {"sqlite", "postgresql"}
+
+
+@pytest.mark.bench
+def test_sip_benchmark(tmp_path):
+    """tongdai's SIP endpoint, and sippy 2.5.0 beside it when it can be installed in a throw-away venv."""
+    venv = tmp_path / "sippy-venv"
+    sippy_python = None
+    made = subprocess.run([sys.executable, "-m", "venv", str(venv)], timeout=120)
+    if made.returncode == 0 and subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "sippy==2.5.0"],
+                                               timeout=600).returncode == 0:
+        sippy_python = str(venv / "bin" / "python")
+    out = tmp_path / "sip.json"
+    cmd = [sys.executable, str(HERE / "sip_bench.py"), "--json", str(out)]
+    if sippy_python:
+        cmd += ["--sippy", sippy_python]
+    subprocess.run(cmd, check=True, timeout=3600)
+    data = json.loads(out.read_text())
+    print(json.dumps(data, indent=2))
+    assert data["servers"][0]["max_rate_without_failure"] > 0

@@ -66,12 +66,19 @@ def test_given_invite_retransmitted_while_proceeding_then_last_provisional_resen
     assert [r.status for r in txn.receive(invite, 0.6)] == [100]
 
 
-def test_given_2xx_to_invite_then_transaction_ends_and_answer_retransmits_until_ack():
+def test_given_2xx_to_invite_then_accepted_absorbs_retransmitted_invite_until_timer_l():
     invite = _req()
     txn = ServerTransaction(invite, reliable=False, now=0.0)
     ok = invite.response(200, to_tag="x")
     txn.respond(ok, 0.0)
+    assert txn.state is State.ACCEPTED and txn.deadline == 64 * T1
+    assert txn.receive(invite, 1.0) == [ok]  # a retransmitted INVITE is not a new call
+    txn.expire(64 * T1)
     assert txn.terminated
+
+
+def test_given_2xx_to_invite_then_answer_retransmits_until_ack():
+    ok = _req().response(200, to_tag="x")
     answer = InviteAnswer(ok, 0.0)
     resent = []
     now = 0.0

@@ -47,10 +47,18 @@ HEADER_NAME_RE = re.compile(r"^([A-Za-z0-9.!%*_+`'~-]+)[ \t]*:")
 MAX_CSEQ = 2**31 - 1
 
 
+_CANONICAL: dict[str, str] = {}
+
+
 def canonical(name: str) -> str:
     """The lower-case full name of a header (compact forms expanded)."""
-    low = name.lower()
-    return COMPACT.get(low, low)
+    found = _CANONICAL.get(name)
+    if found is None:
+        low = name.lower()
+        found = COMPACT.get(low, low)
+        if len(_CANONICAL) < 4096:  # bounded: names come from the network
+            _CANONICAL[name] = found
+    return found
 
 
 def pretty(name: str) -> str:

@@ -4,8 +4,9 @@ A transaction takes the request that created it, the responses the transaction u
 retransmitted requests and timer expiries, each with `now`; it returns the messages to send and
 keeps one deadline (`deadline`) for its owner to arm. It never reads a clock or touches a socket.
 
-INVITE server transaction (17.2.1): Proceeding -> (2xx: Terminated, the TU retransmits the 2xx)
-| (3xx-6xx: Completed, Timer G retransmits, Timer H gives up, ACK -> Confirmed, Timer I -> Terminated).
+INVITE server transaction (17.2.1 as updated by RFC 6026): Proceeding -> (2xx: Accepted, absorbing
+retransmitted INVITEs for Timer L = 64*T1 while the TU retransmits the 2xx) | (3xx-6xx: Completed,
+Timer G retransmits, Timer H gives up, ACK -> Confirmed, Timer I -> Terminated).
 Non-INVITE server transaction (17.2.2): Trying -> Proceeding (1xx) -> Completed (final, Timer J) ->
 Terminated. Over reliable transports Timers G, I and J are zero.
 """
@@ -26,6 +27,7 @@ class State(enum.Enum):
     TRYING = "trying"
     PROCEEDING = "proceeding"
     COMPLETED = "completed"
+    ACCEPTED = "accepted"
     CONFIRMED = "confirmed"
     TERMINATED = "terminated"
 
@@ -80,6 +82,8 @@ class ServerTransaction:
         """The TU sends `response`; returns what to send now (nothing once the transaction is over)."""
         if self.state in (State.COMPLETED, State.CONFIRMED, State.TERMINATED):
             return []
+        if self.state is State.ACCEPTED:  # RFC 6026: further 2xx pass straight through
+            return [response] if 200 <= response.status < 300 else []
         self.last_response = response
         if response.status < 200:
             if self.state is State.TRYING:
@@ -87,7 +91,8 @@ class ServerTransaction:
             return [response]
         if self.is_invite:
             if response.status < 300:
-                self._end()
+                self.state = State.ACCEPTED  # Timer L
+                self.deadline = now + 64 * T1
             else:
                 self.state = State.COMPLETED
                 self._h_deadline = now + 64 * T1
@@ -105,7 +110,9 @@ class ServerTransaction:
                 self.state = State.CONFIRMED
                 self.deadline = now + (0.0 if self.reliable else T4)
             return []
-        if self.state in (State.PROCEEDING, State.COMPLETED) and self.last_response is not None:
+        if self.state in (State.PROCEEDING, State.COMPLETED, State.ACCEPTED) and self.last_response is not None:
+            # in Accepted the INVITE retransmission is absorbed (never a new call); re-sending the 2xx at
+            # once recovers a lost answer sooner than the TU's next retransmission
             return [self.last_response]
         return []
 
@@ -121,7 +128,7 @@ class ServerTransaction:
             self._g_interval = min(2 * self._g_interval, T2)
             self.deadline = min(now + self._g_interval, self._h_deadline)
             return [self.last_response] if self.last_response is not None else []
-        self._end()  # Timer I (Confirmed) or Timer J (non-INVITE Completed)
+        self._end()  # Timer I (Confirmed), Timer L (Accepted) or Timer J (non-INVITE Completed)
         return []
 
     def _end(self) -> None:

@@ -14,6 +14,7 @@ PASSWORD_RE = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,%]*$")
 PARAM_RE = re.compile(r"^[A-Za-z0-9\-_.!~*'()\[\]/:&+$%]+$")
 ESCAPE_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 KNOWN_SCHEMES = ("sip", "sips", "tel")
+SPACE_RE = re.compile(r"\s")
 
 
 @dataclass
@@ -60,7 +61,7 @@ class Uri:
 def parse_uri(text: str, *, allow_headers: bool = True) -> Uri:
     """Parse a URI. Unknown schemes give an opaque Uri (the caller decides: 416 for a Request-URI)."""
     m = SCHEME_RE.match(text)
-    if not m or any(c.isspace() for c in text):
+    if not m or SPACE_RE.search(text):
         raise SipParseError(f"bad URI {text[:80]!r}")
     scheme, rest = m.group(1).lower(), m.group(2)
     if scheme == "tel":

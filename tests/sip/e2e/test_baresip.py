@@ -58,6 +58,13 @@ def test_given_baresip_as_agent_1001_then_it_registers_calls_9196_and_unregister
 
 def test_given_baresip_with_wrong_password_then_not_registered(tongdai, tmp_path):
     baresip_config(tmp_path, "1002", "wrong-password", tongdai.sip_port)
-    out = subprocess.run(["baresip", "-f", str(tmp_path), "-t", "3"], capture_output=True, text=True, timeout=30).stdout
+    proc = subprocess.Popen(["baresip", "-f", str(tmp_path), "-t", "3"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:  # once the source is banned, baresip waits long for answers that never come: stop it
+        out, _ = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate(timeout=10)
     assert "1 binding" not in out
-    assert "401" in out or "Unauthorized" in out or "failed" in out.lower(), out
+    state = tongdai.workdir / "var" / "sip-registrations.json"
+    assert not any(k.endswith("/1002") for k in json.loads(state.read_text() or "{}") if state.exists())

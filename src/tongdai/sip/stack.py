@@ -228,6 +228,7 @@ class SipStack:
             self._send_response(req.response(481), source, req)
             return
         self._send_response(req.response(200), source, req)
+        assert invite.request is not None  # no final response yet: the request is still held
         self.respond(invite, invite.request.response(487, to_tag=_tag_of(invite.last_response)))
 
     def _send_response(self, resp: Response, source: Source, req: Request) -> None:

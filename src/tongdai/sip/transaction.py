@@ -58,11 +58,15 @@ def server_key(req: Request) -> TransactionKey:
 class ServerTransaction:
     """One server transaction; `receive`, `respond` and `expire` return the responses to (re)send."""
 
-    __slots__ = ("key", "request", "reliable", "state", "last_response", "deadline", "_g_interval", "_h_deadline")
+    __slots__ = ("key", "request", "method", "reliable", "state", "last_response", "deadline", "_g_interval",
+                 "_h_deadline")
 
     def __init__(self, request: Request, reliable: bool, now: float) -> None:
         self.key = server_key(request)
-        self.request = request
+        #: the request, until the final response (then dropped: only the answer is needed to absorb
+        #: retransmissions, and thousands of finished transactions wait for their timers)
+        self.request: Request | None = request
+        self.method = request.method
         self.reliable = reliable
         self.state = State.PROCEEDING if request.method == "INVITE" else State.TRYING
         self.last_response: Response | None = None
@@ -72,7 +76,7 @@ class ServerTransaction:
 
     @property
     def is_invite(self) -> bool:
-        return self.request.method == "INVITE"
+        return self.method == "INVITE"
 
     @property
     def terminated(self) -> bool:
@@ -89,6 +93,8 @@ class ServerTransaction:
             if self.state is State.TRYING:
                 self.state = State.PROCEEDING
             return [response]
+        self.request = None
+        response._cache.clear()
         if self.is_invite:
             if response.status < 300:
                 self.state = State.ACCEPTED  # Timer L

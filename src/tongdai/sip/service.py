@@ -8,9 +8,9 @@ import json
 import logging
 import os
 import time
-from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from tongdai.core.db import Database
@@ -18,10 +18,10 @@ from tongdai.core.events import Event, EventBus
 from tongdai.directory.events import DirectoryChanged
 from tongdai.sip.digest import DigestAuthority
 from tongdai.sip.errors import SipParseError
-from tongdai.sip.guard import SourceGuard
 from tongdai.sip.events import AgentDeviceRegistered, AgentDeviceUnregistered
-from tongdai.sip.registrar import Change, LocationService
+from tongdai.sip.guard import SourceGuard
 from tongdai.sip.message import Request, Response, new_tag
+from tongdai.sip.registrar import Change, LocationService
 from tongdai.sip.sdp import answer_audio, parse_sdp
 from tongdai.sip.settings import SipSettings
 from tongdai.sip.stack import SipStack, Source

@@ -7,6 +7,7 @@ is answered here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -135,10 +136,8 @@ class SipStack:
     def _answer_unparseable(self, exc: SipParseError, source: Source) -> None:
         partial = exc.partial
         if isinstance(partial, Request) and partial.get("via") is not None:
-            try:
+            with contextlib.suppress(SipParseError):
                 self._reply_error(partial, exc.status, exc.reason, source)
-            except SipParseError:
-                pass
 
     def _reply_error(self, req: Request, status: int, reason: str, source: Source) -> None:
         resp = req.response(status)

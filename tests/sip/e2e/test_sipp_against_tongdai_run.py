@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from pathlib import Path
 import socket
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 

@@ -87,3 +87,62 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+class RunningTongdai:
+    """`tongdai run --demo` as a subprocess on free ports with its own data directory."""
+
+    def __init__(self, workdir: Path, *extra: str) -> None:
+        import os
+        import socket
+        import subprocess
+        import sys
+
+        from tests.conftest import free_port
+
+        self.port = free_port()
+        self.sip_port = free_port(socket.SOCK_DGRAM)
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.workdir = workdir
+        self.log = workdir / "tongdai.log"
+        cmd = [sys.executable, "-m", "tongdai", "--set", f"http.port={self.port}", "--set", f"data_dir={workdir}/var",
+               "--set", f"database.url=sqlite+aiosqlite:///{workdir}/var/tongdai.db",
+               "--set", f"sip.udp_port={self.sip_port}", "--set", f"sip.tcp_port={self.sip_port}", *extra, "run", "--demo"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TONGDAI_")}
+        self.proc = subprocess.Popen(cmd, cwd=workdir, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, env=env)
+
+    def wait_ready(self, timeout: float = 60) -> float:
+        """Seconds until /readyz answered 200."""
+        import httpx
+
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"tongdai exited early:\n{self.log.read_text()}")
+            try:
+                if httpx.get(self.base + "/readyz", timeout=1).status_code == 200:
+                    return time.monotonic() - start
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"tongdai not ready within {timeout} s:\n{self.log.read_text()}")
+
+    def stop(self, sig: int = 2, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return int(self.proc.returncode)
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory):
+    t = RunningTongdai(tmp_path_factory.mktemp("run"))
+    try:
+        t.wait_ready()
+        yield t
+    finally:
+        t.stop()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.foundation.conftest import RunningTongdai
+from tests.conftest import RunningTongdai
 from tongdai import demo
 
 

@@ -8,20 +8,7 @@ import socket
 import subprocess
 import time
 
-import pytest
-
 from tests.conftest import free_port
-from tests.foundation.conftest import RunningTongdai
-
-
-@pytest.fixture(scope="module")
-def tongdai(tmp_path_factory):
-    t = RunningTongdai(tmp_path_factory.mktemp("baresip-run"))
-    try:
-        t.wait_ready()
-        yield t
-    finally:
-        t.stop()
 
 
 def baresip_config(d, ext: str, password: str, server_port: int) -> None:
@@ -35,11 +22,11 @@ def baresip_config(d, ext: str, password: str, server_port: int) -> None:
     (d / "accounts").write_text(f"<sip:{ext}@127.0.0.1:{server_port}>;auth_pass={password};regint=60;answermode=auto\n")
 
 
-def test_given_baresip_as_agent_1001_then_it_registers_calls_9196_and_unregisters(tongdai, tmp_path):
-    baresip_config(tmp_path, "1001", "sip-demo-1001", tongdai.sip_port)
-    proc = subprocess.Popen(["baresip", "-f", str(tmp_path), "-e", f"/dial sip:9196@127.0.0.1:{tongdai.sip_port}", "-t", "6"],
+def test_given_baresip_as_agent_1001_then_it_registers_calls_9196_and_unregisters(running, tmp_path):
+    baresip_config(tmp_path, "1001", "sip-demo-1001", running.sip_port)
+    proc = subprocess.Popen(["baresip", "-f", str(tmp_path), "-e", f"/dial sip:9196@127.0.0.1:{running.sip_port}", "-t", "6"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    state = tongdai.workdir / "var" / "sip-registrations.json"
+    state = running.workdir / "var" / "sip-registrations.json"
     seen_binding = False
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not seen_binding:
@@ -56,8 +43,8 @@ def test_given_baresip_as_agent_1001_then_it_registers_calls_9196_and_unregister
     assert not any(k.endswith("/1001") for k in json.loads(state.read_text() or "{}"))
 
 
-def test_given_baresip_with_wrong_password_then_not_registered(tongdai, tmp_path):
-    baresip_config(tmp_path, "1002", "wrong-password", tongdai.sip_port)
+def test_given_baresip_with_wrong_password_then_not_registered(running, tmp_path):
+    baresip_config(tmp_path, "1002", "wrong-password", running.sip_port)
     proc = subprocess.Popen(["baresip", "-f", str(tmp_path), "-t", "3"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:  # once the source is banned, baresip waits long for answers that never come: stop it
@@ -66,5 +53,5 @@ def test_given_baresip_with_wrong_password_then_not_registered(tongdai, tmp_path
         proc.kill()
         out, _ = proc.communicate(timeout=10)
     assert "1 binding" not in out
-    state = tongdai.workdir / "var" / "sip-registrations.json"
+    state = running.workdir / "var" / "sip-registrations.json"
     assert not any(k.endswith("/1002") for k in json.loads(state.read_text() or "{}") if state.exists())

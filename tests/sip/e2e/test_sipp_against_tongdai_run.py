@@ -12,18 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.foundation.conftest import RunningTongdai
 from tests.sip.torture_udp import run_corpus
-
-
-@pytest.fixture(scope="module")
-def tongdai(tmp_path_factory):
-    t = RunningTongdai(tmp_path_factory.mktemp("sip-run"))
-    try:
-        t.wait_ready()
-        yield t
-    finally:
-        t.stop()
 
 
 def sipp_uac(target_port: int, *, rate: int, calls: int, transport: str = "u1", lost: int = 0,
@@ -48,21 +37,21 @@ def sipp_uac(target_port: int, *, rate: int, calls: int, transport: str = "u1", 
     return result
 
 
-def test_given_torture_corpus_sent_to_tongdai_run_then_verdicts_hold_and_options_still_answered(tongdai):
-    assert run_corpus(("127.0.0.1", tongdai.sip_port)) == []
+def test_given_torture_corpus_sent_to_tongdai_run_then_verdicts_hold_and_options_still_answered(running):
+    assert run_corpus(("127.0.0.1", running.sip_port)) == []
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize(("transport", "lost"), [("u1", 0), ("t1", 0), ("u1", 10)], ids=["udp", "tcp", "udp-lost10"])
-def test_given_sipp_uac_at_200_cps_then_every_call_succeeds(tongdai, tmp_path, transport, lost):
-    result = sipp_uac(tongdai.sip_port, rate=200, calls=1000, transport=transport, lost=lost, workdir=tmp_path)
+def test_given_sipp_uac_at_200_cps_then_every_call_succeeds(running, tmp_path, transport, lost):
+    result = sipp_uac(running.sip_port, rate=200, calls=1000, transport=transport, lost=lost, workdir=tmp_path)
     assert result == {"exit": 0, "successful": 1000, "failed": 0}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("transport", "lost"), [("u1", 0), ("t1", 0), ("u1", 10)], ids=["udp", "tcp", "udp-lost10"])
-def test_given_sipp_uac_at_200_cps_for_20_s_then_every_call_succeeds(tongdai, tmp_path, transport, lost):
-    result = sipp_uac(tongdai.sip_port, rate=200, calls=4000, transport=transport, lost=lost, workdir=tmp_path)
+def test_given_sipp_uac_at_200_cps_for_20_s_then_every_call_succeeds(running, tmp_path, transport, lost):
+    result = sipp_uac(running.sip_port, rate=200, calls=4000, transport=transport, lost=lost, workdir=tmp_path)
     assert result == {"exit": 0, "successful": 4000, "failed": 0}
 
 
@@ -85,12 +74,12 @@ def sipp_scenario(target_port: int, scenario: str, users: str, *, rate: int, cal
     return {"exit": out.returncode, "successful": counter("Successful call"), "failed": counter("Failed call")}
 
 
-def test_given_demo_agents_then_1000_digest_registrations_succeed_and_are_persisted(tongdai, tmp_path):
+def test_given_demo_agents_then_1000_digest_registrations_succeed_and_are_persisted(running, tmp_path):
     for ext in ("1001", "1002", "1003", "1004"):  # 4 x 250 = 1,000 registrations
-        result = sipp_scenario(tongdai.sip_port, "register_digest.xml", f"users_{ext}.csv", rate=200, calls=250,
+        result = sipp_scenario(running.sip_port, "register_digest.xml", f"users_{ext}.csv", rate=200, calls=250,
                                workdir=tmp_path, extra=("-au", ext, "-ap", f"sip-demo-{ext}"))
         assert result == {"exit": 0, "successful": 250, "failed": 0}, ext
-    state = tongdai.workdir / "var" / "sip-registrations.json"
+    state = running.workdir / "var" / "sip-registrations.json"
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not (state.exists() and len(json.loads(state.read_text())) == 4):
         time.sleep(0.1)
@@ -98,7 +87,7 @@ def test_given_demo_agents_then_1000_digest_registrations_succeed_and_are_persis
     assert len(bindings) == 4 and all(k.endswith(("/1001", "/1002", "/1003", "/1004")) for k in bindings)
 
 
-def test_given_wrong_password_then_registration_fails(tongdai, tmp_path):
-    result = sipp_scenario(tongdai.sip_port, "register_digest.xml", "users_1001.csv", rate=10, calls=3,
+def test_given_wrong_password_then_registration_fails(running, tmp_path):
+    result = sipp_scenario(running.sip_port, "register_digest.xml", "users_1001.csv", rate=10, calls=3,
                            workdir=tmp_path, extra=("-au", "1001", "-ap", "not-the-password"))
     assert result["successful"] == 0 and result["failed"] == 3

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -89,7 +90,12 @@ class App:
                 await asyncio.sleep(0.02)
             if server.started:
                 port = server.servers[0].sockets[0].getsockname()[1]
-                log.info("tongdai ready", extra={"http": f"http://{self.settings.http.host}:{port}"})
+                url = f"http://{self.settings.http.host}:{port}"
+                log.info("tongdai ready", extra={"http": url})
+                sip = self.settings.sip
+                sip_line = f", SIP on {sip.host}:{sip.udp_port or sip.tcp_port}" if sip.enabled else ""
+                print(f"tongdai is ready: {url} (API reference at {url}/docs){sip_line}. Ctrl-C stops it.",
+                      file=sys.stderr, flush=True)
             stopper = asyncio.create_task(self._stop.wait())
             await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()

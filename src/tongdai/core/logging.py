@@ -37,3 +37,4 @@ def setup_logging(level: str = "INFO", json_format: bool = True) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel("WARNING")
+    logging.getLogger("alembic").setLevel("WARNING")  # its start-up chatter says nothing to an operator

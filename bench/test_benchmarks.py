@@ -38,3 +38,12 @@ def test_sip_benchmark(tmp_path):
     data = json.loads(out.read_text())
     print(json.dumps(data, indent=2))
     assert data["servers"][0]["max_rate_without_failure"] > 0
+
+
+@pytest.mark.bench
+def test_sip_memory_benchmark():
+    out = subprocess.run([sys.executable, str(HERE / "sip_memory.py")], check=True, timeout=600,
+                         capture_output=True, text=True).stdout
+    data = json.loads(out)
+    print(json.dumps(data, indent=2))
+    assert data["registrations"]["contacts"] == 10_000 and data["dialogs"]["sipp_exit"] == 0

@@ -20,8 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
 
-from bench.sip_bench import rss_mib, start_tongdai  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
+
+from bench.sip_bench import rss_mib, start_tongdai  # noqa: E402
 from tongdai.sip.message import Request, parse  # noqa: E402
 from tongdai.sip.registrar import LocationService  # noqa: E402
 

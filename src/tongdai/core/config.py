@@ -69,13 +69,13 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(Path("./var"), description="Directory for the database, recordings and state.")
-    http: HttpSettings = Field(default_factory=HttpSettings)
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
-    security: SecuritySettings = Field(default_factory=SecuritySettings)
-    log: LogSettings = Field(default_factory=LogSettings)
-    sip: SipSettings = Field(default_factory=SipSettings)
-    media: MediaSettings = Field(default_factory=MediaSettings)
-    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)  # type: ignore[arg-type]
+    security: SecuritySettings = Field(default_factory=SecuritySettings)  # type: ignore[arg-type]
+    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
+    sip: SipSettings = Field(default_factory=SipSettings)  # type: ignore[arg-type]
+    media: MediaSettings = Field(default_factory=MediaSettings)  # type: ignore[arg-type]
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(

@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from tongdai.sip.errors import SipParseError
 from tongdai.sip.guard import SourceGuard
@@ -61,7 +61,7 @@ class SipStack:
         self.answers: dict[tuple[str, int], InviteAnswer] = {}
         self._answer_dest: dict[tuple[str, int], tuple[Source, Address]] = {}
         self._txn_dest: dict[object, tuple[Source, Address]] = {}
-        self._heap: list[tuple[float, int, object]] = []
+        self._heap: list[tuple[float, int, tuple[str, Any]]] = []
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -244,7 +244,7 @@ class SipStack:
         self.transactions.pop(txn.key, None)
         self._txn_dest.pop(txn.key, None)
 
-    def _push(self, when: float | None, item: object) -> None:
+    def _push(self, when: float | None, item: tuple[str, Any]) -> None:
         if when is not None:
             heapq.heappush(self._heap, (when, next(self._seq), item))
 
@@ -262,7 +262,7 @@ class SipStack:
         self._timer = None
         now = self.now()
         while self._heap and self._heap[0][0] <= now:
-            _, _, (kind, ident) = heapq.heappop(self._heap)  # type: ignore[misc]
+            _, _, (kind, ident) = heapq.heappop(self._heap)
             if kind == "txn":
                 txn = self.transactions.get(ident)
                 if txn is None or txn.deadline is None or txn.deadline > now:

@@ -93,10 +93,24 @@ def parse_sdp(text: str) -> SessionDescription:
     return SessionDescription(origin, name, connection, media, attributes)
 
 
+_MIRROR = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
+_SENDS = {"sendrecv": (True, True), "sendonly": (True, False), "recvonly": (False, True), "inactive": (False, False)}
+
+
+def answer_direction(offered: str, ours: str = "sendrecv") -> str:
+    """The direction of an answer (RFC 3264 6.1): the offer mirrored, limited by what we can do.
+    A hold offer (sendonly) gets recvonly; inactive stays inactive."""
+    mirrored = _MIRROR.get(offered, "sendrecv")
+    send = _SENDS[mirrored][0] and _SENDS[ours][0]
+    recv = _SENDS[mirrored][1] and _SENDS[ours][1]
+    return {(True, True): "sendrecv", (True, False): "sendonly", (False, True): "recvonly"}.get((send, recv), "inactive")
+
+
 def answer_audio(offer: SessionDescription, *, address: str, port: int, preferred: tuple[str, ...] = ("PCMU/8000", "PCMA/8000"),
                  direction: str = "sendrecv", session_id: int = 1) -> SessionDescription:
     """An answer accepting the first offered audio stream with the first codec we both have (and
-    telephone-event when offered); other streams are refused with port 0."""
+    telephone-event when offered); other streams are refused with port 0. `direction` is what we can
+    do; the answer mirrors the offer within it (hold: sendonly -> recvonly)."""
     out: list[Media] = []
     chosen = False
     for m in offer.media:
@@ -117,7 +131,7 @@ def answer_audio(offer: SessionDescription, *, address: str, port: int, preferre
         if dtmf is not None:
             formats.append(dtmf)
             attrs += [("rtpmap", f"{dtmf} telephone-event/8000"), ("fmtp", f"{dtmf} 0-16")]
-        attrs += [("ptime", "20"), (direction, None)]
+        attrs += [("ptime", "20"), (answer_direction(m.direction, direction), None)]
         out.append(Media("audio", port, m.proto, formats, attrs))
         chosen = True
     if not chosen:

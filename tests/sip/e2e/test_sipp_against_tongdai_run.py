@@ -91,3 +91,14 @@ def test_given_wrong_password_then_registration_fails(running, tmp_path):
     result = sipp_scenario(running.sip_port, "register_digest.xml", "users_1001.csv", rate=10, calls=3,
                            workdir=tmp_path, extra=("-au", "1001", "-ap", "not-the-password"))
     assert result["successful"] == 0 and result["failed"] == 3
+
+
+def test_given_calls_held_and_resumed_with_reinvite_then_every_call_succeeds(running, tmp_path):
+    cmd = ["sipp", "-sf", str(SCENARIOS / "hold_resume.xml"), f"127.0.0.1:{running.sip_port}", "-s", "9196",
+           "-r", "20", "-m", "100", "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-timeout", "60",
+           "-nostdin", "-trace_err", "-error_file", str(tmp_path / "errors.log")]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    found = re.findall(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", out.stdout)
+    failed = re.findall(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", out.stdout)
+    errors = (tmp_path / "errors.log").read_text(errors="replace")[-3000:] if (tmp_path / "errors.log").exists() else ""
+    assert (out.returncode, found[-1], failed[-1]) == (0, "100", "0"), errors

@@ -1,4 +1,4 @@
-"""Server transactions (RFC 3261 section 17.2), sans-I/O.
+"""Client and server transactions (RFC 3261 section 17), sans-I/O.
 
 A transaction takes the request that created it, the responses the transaction user (TU) gives it,
 retransmitted requests and timer expiries, each with `now`; it returns the messages to send and
@@ -169,3 +169,92 @@ class InviteAnswer:
         self._interval = min(2 * self._interval, T2)
         self.deadline = min(now + self._interval, self.give_up)
         return [self.response], False
+
+
+class ClientTransaction:
+    """One client transaction (RFC 3261 17.1), sans-I/O.
+
+    `start(now)` gives the request to send; `receive(response, now)` gives what to send back (the ACK
+    of a non-2xx final for INVITE) and records the outcome; `expire(now)` retransmits (Timers A, E),
+    times out (Timers B, F: `timed_out`) and ends the transaction (Timers D, K). Responses for the TU
+    are collected in `responses`; a 2xx to INVITE ends the transaction at once (the TU ACKs it).
+    """
+
+    __slots__ = ("request", "reliable", "state", "deadline", "responses", "timed_out", "_interval", "_timeout_at")
+
+    def __init__(self, request: Request, reliable: bool) -> None:
+        self.request = request
+        self.reliable = reliable
+        self.state = State.TRYING  # "Calling" for INVITE
+        self.deadline: float | None = None
+        self.responses: list[Response] = []
+        self.timed_out = False
+        self._interval = T1
+        self._timeout_at = 0.0
+
+    @property
+    def is_invite(self) -> bool:
+        return self.request.method == "INVITE"
+
+    @property
+    def terminated(self) -> bool:
+        return self.state is State.TERMINATED
+
+    def start(self, now: float) -> list[Request]:
+        self._timeout_at = now + 64 * T1  # Timer B (INVITE) or F (non-INVITE)
+        self.deadline = self._timeout_at if self.reliable else min(now + T1, self._timeout_at)
+        return [self.request]
+
+    def receive(self, response: Response, now: float) -> list[Request]:
+        if self.state is State.TERMINATED:
+            return []
+        if self.state is State.COMPLETED:
+            return [self._ack(response)] if self.is_invite and response.status >= 300 else []  # retransmitted final
+        self.responses.append(response)
+        if response.status < 200:
+            self.state = State.PROCEEDING
+            if self.is_invite:
+                self.deadline = self._timeout_at  # Timer A stops; Timer B keeps running
+            elif not self.reliable:
+                self._interval = T2  # Timer E continues at T2 in Proceeding
+            return []
+        if self.is_invite and response.status < 300:
+            self._end()
+            return []
+        self.state = State.COMPLETED
+        if self.is_invite:
+            self.deadline = now + (0.0 if self.reliable else 32.0)  # Timer D
+            return [self._ack(response)]
+        self.deadline = now + (0.0 if self.reliable else T4)  # Timer K
+        return []
+
+    def expire(self, now: float) -> list[Request]:
+        if self.deadline is None or now < self.deadline:
+            return []
+        if self.state is State.COMPLETED:
+            self._end()
+            return []
+        if now >= self._timeout_at:
+            self.timed_out = True
+            self._end()
+            return []
+        if self.is_invite and self.state is State.PROCEEDING:
+            return []
+        if not self.is_invite and self.state is State.PROCEEDING:
+            self._interval = T2
+        else:
+            self._interval = 2 * self._interval if self.is_invite else min(2 * self._interval, T2)
+        self.deadline = min(now + self._interval, self._timeout_at)
+        return [self.request]
+
+    def _ack(self, response: Response) -> Request:
+        """The ACK of a non-2xx final response (RFC 3261 17.1.1.3): same branch, the response's To."""
+        headers = [(n, v) for n, v in self.request.headers if n in ("via", "from", "call-id", "route", "max-forwards")]
+        headers = headers[:1] + [h for h in headers[1:] if h[0] != "via"]
+        headers.append(("to", response.get("to") or ""))
+        headers.append(("cseq", f"{self.request.cseq().number} ACK"))
+        return Request("ACK", self.request.uri, headers)
+
+    def _end(self) -> None:
+        self.state = State.TERMINATED
+        self.deadline = None

@@ -34,9 +34,8 @@ def outcome(data: bytes) -> str:
     try:
         msg = parse(data)
     except SipParseError as exc:
-        if exc.partial is not None or data.lstrip().split(b" ", 1)[0].isupper() and not data.startswith(b"SIP/"):
-            return str(exc.status)
-        return "drop"
+        # with readable headers the error is answered; without them there is nowhere to answer
+        return str(exc.status) if exc.partial is not None else "drop"
     if isinstance(msg, Response):
         try:
             msg.vias()

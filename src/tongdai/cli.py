@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     uc.add_argument("--password", help="read from the terminal when omitted")
     sub.add_parser("demo", help="load the demo tenant (on an empty database) and print its log-ins")
     cfg = sub.add_parser("config", help="show the effective settings or their documentation")
-    cfg.add_argument("what", nargs="?", choices=["show", "docs"], default="show")
+    cfg.add_argument("what", nargs="?", choices=["show", "docs", "events"], default="show",
+                     help="show: the effective settings; docs: docs/configuration.md; events: docs/events.md")
     return p
 
 
@@ -187,6 +188,10 @@ def _config(settings: Settings, args: argparse.Namespace) -> int:
         from tongdai.core.config_docs import render
 
         print(render(), end="")
+    elif args.what == "events":
+        from tongdai.core.events_docs import render as render_events
+
+        print(render_events(), end="")
     else:
         print(settings.model_dump_json(indent=2))
     return 0

@@ -77,3 +77,10 @@ def test_cli_creates_tenant_and_user_then_refuses_duplicates(tmp_path):
     r = _cli(*db, "user", "create", "x@acme.example", "--tenant", "acme", "--role", "wizard", "--password", "password123",
              cwd=tmp_path)
     assert r.returncode == 2 and "unknown role" in r.stderr
+
+
+def test_event_catalogue_is_current():
+    from tongdai.core.events_docs import render as render_events
+
+    doc = (REPO / "docs" / "events.md").read_text()
+    assert doc == render_events(), "docs/events.md is stale: run `tongdai config events > docs/events.md`"

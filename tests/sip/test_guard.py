@@ -73,3 +73,41 @@ async def test_given_ten_wrong_passwords_then_source_banned_even_with_right_pass
         assert svc.stack.stats["guarded"] >= 1
     finally:
         await svc.stop()
+
+
+async def test_given_right_password_then_registered_and_device_event_published_then_unregistered():
+    from tongdai.core.events import EventBus
+    from tongdai.sip.events import AgentDeviceRegistered, AgentDeviceUnregistered
+
+    bus = EventBus()
+    seen: list[object] = []
+    bus.subscribe(AgentDeviceRegistered, seen.append)
+    bus.subscribe(AgentDeviceUnregistered, seen.append)
+    port = free_port(socket.SOCK_DGRAM)
+    svc = SipService(SipSettings(udp_port=port, tcp_port=port), bus=bus)
+    svc.credentials.accounts = {"1001": [Account("tenant-1", "demo", "1001", "right-password")]}
+    await svc.start()
+
+    def run() -> None:
+        target = ("127.0.0.1", port)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            me = sock.getsockname()[1]
+            for n, expires in ((1, None), (3, "0")):
+                sock.sendto(_register(me, n), target)
+                reply = sock.recvfrom(65535)[0].decode()
+                challenge = next(line.split(":", 1)[1].strip() for line in reply.split("\r\n")
+                                 if line.lower().startswith("www-authenticate"))
+                creds = answer(challenge, method="REGISTER", uri="sip:127.0.0.1", username="1001", password="right-password")
+                msg = _register(me, n + 1, creds)
+                if expires is not None:
+                    msg = msg.replace(b"Max-Forwards", b"Expires: 0\r\nMax-Forwards")
+                assert exchange(sock, target, msg, 2.0) == [200]
+
+    try:
+        await asyncio.to_thread(run)
+        await asyncio.sleep(0.1)
+        assert [type(e).__name__ for e in seen] == ["AgentDeviceRegistered", "AgentDeviceUnregistered"]
+        assert all(e.tenant_id == "tenant-1" and e.extension == "1001" for e in seen)  # type: ignore[attr-defined]
+    finally:
+        await svc.stop()

@@ -124,3 +124,33 @@ async def test_given_tcp_stream_with_two_messages_in_one_segment_then_both_answe
             got += await reader.read(65535)
     assert b"Call-ID: tcp-0" in got and b"Call-ID: tcp-1" in got
     writer.close()
+
+
+async def test_given_tls_listener_then_options_over_tls_answered(tmp_path):
+    import ssl
+    import subprocess
+
+    from tests.conftest import free_port
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True, timeout=60)
+    port = free_port(socket.SOCK_DGRAM)
+    svc = SipService(SipSettings(udp_port=port, tcp_port=port, tls_port=free_port(), tls_cert_file=str(cert),
+                                 tls_key_file=str(key)))
+    await svc.start()
+    try:
+        ctx = ssl.create_default_context(cafile=str(cert))
+        ctx.check_hostname = False
+        reader, writer = await asyncio.open_connection("127.0.0.1", svc.stack.tls_port, ssl=ctx)
+        writer.write(b"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:1;branch=z9hG4bK-tls-1\r\n"
+                     b"To: <sip:127.0.0.1>\r\nFrom: <sips:a@127.0.0.1>;tag=t\r\nCall-ID: tls-1\r\nCSeq: 1 OPTIONS\r\n"
+                     b"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        async with asyncio.timeout(5):
+            got = await reader.read(65535)
+        assert got.startswith(b"SIP/2.0 200 OK") and b"Call-ID: tls-1" in got
+        assert writer.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
+        writer.close()
+    finally:
+        await svc.stop()

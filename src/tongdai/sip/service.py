@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -213,11 +214,22 @@ class SipService:
         await self.reload_accounts()
         if self.bus is not None:
             self.bus.subscribe(DirectoryChanged, self._directory_changed)
-        await self.stack.start(self.settings.udp_port or -1, self.settings.tcp_port or -1)
+        await self.stack.start(self.settings.udp_port or -1, self.settings.tcp_port or -1,
+                               self.settings.tls_port or -1, self._tls_context())
         self.core.port = self.stack.udp_port if self.stack.udp else self.stack.tcp_port
         self._housekeeping = asyncio.create_task(self._housekeep())
         self._ready = True
         log.info("SIP listening", extra={"udp": self.settings.udp_port, "tcp": self.settings.tcp_port, "host": self.settings.host})
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if not self.settings.tls_port:
+            return None
+        if not (self.settings.tls_cert_file and self.settings.tls_key_file):
+            raise ValueError("sip.tls_port is set: sip.tls_cert_file and sip.tls_key_file are needed too")
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(self.settings.tls_cert_file, self.settings.tls_key_file)
+        return ctx
 
     async def stop(self) -> None:
         self._ready = False

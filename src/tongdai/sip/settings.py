@@ -14,6 +14,9 @@ class SipSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the SIP transports listen on.")
     udp_port: int = Field(5060, ge=0, le=65535, description="UDP port (0 disables UDP).")
     tcp_port: int = Field(5060, ge=0, le=65535, description="TCP port (0 disables TCP).")
+    tls_port: int = Field(0, ge=0, le=65535, description="TLS port, usually 5061 (0 disables TLS).")
+    tls_cert_file: str = Field("", description="PEM certificate chain for TLS.")
+    tls_key_file: str = Field("", description="PEM private key for TLS.")
     digest_algorithms: list[Literal["MD5", "SHA-256"]] = Field(
         ["MD5"],
         description="Digest challenges offered, in order. Add SHA-256 (RFC 8760) only when every phone supports it: "

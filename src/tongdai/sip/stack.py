@@ -12,6 +12,7 @@ import heapq
 import itertools
 import logging
 import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -68,12 +69,17 @@ class SipStack:
         self._clock = clock
         self.udp: asyncio.DatagramTransport | None = None
         self.tcp: asyncio.base_events.Server | None = None
+        self.tls: asyncio.base_events.Server | None = None
         self.stats = {"received": 0, "parse_errors": 0, "refused": 0, "overload": 0, "guarded": 0}
         self.guard: SourceGuard | None = None
 
     # --- lifecycle ---
-    async def start(self, udp_port: int = 5060, tcp_port: int = 5060) -> None:
+    async def start(self, udp_port: int = 5060, tcp_port: int = 5060, tls_port: int = -1,
+                    tls: ssl.SSLContext | None = None) -> None:
+        """Listen on the given ports (-1: not at all; 0: any free port)."""
         self._loop = asyncio.get_running_loop()
+        if tls_port >= 0 and tls is not None:
+            self.tls = await self._loop.create_server(lambda: _Tcp(self, "TLS"), self.host, tls_port, ssl=tls)
         if udp_port >= 0:
             self.udp, _ = await self._loop.create_datagram_endpoint(
                 lambda: _Udp(self), local_addr=(self.host, udp_port))
@@ -86,6 +92,11 @@ class SipStack:
         return int(self.udp.get_extra_info("sockname")[1])
 
     @property
+    def tls_port(self) -> int:
+        assert self.tls is not None
+        return int(self.tls.sockets[0].getsockname()[1])
+
+    @property
     def tcp_port(self) -> int:
         assert self.tcp is not None
         return int(self.tcp.sockets[0].getsockname()[1])
@@ -95,9 +106,10 @@ class SipStack:
             self._timer.cancel()
         if self.udp:
             self.udp.close()
-        if self.tcp:
-            self.tcp.close()
-            await self.tcp.wait_closed()
+        for server in (self.tcp, self.tls):
+            if server:
+                server.close()
+                await server.wait_closed()
 
     def now(self) -> float:
         if self._clock:
@@ -347,10 +359,11 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 class _Tcp(asyncio.Protocol):
-    """One TCP connection: frames messages by Content-Length (RFC 3261 18.3)."""
+    """One TCP or TLS connection: frames messages by Content-Length (RFC 3261 18.3)."""
 
-    def __init__(self, stack: SipStack) -> None:
+    def __init__(self, stack: SipStack, transport: str = "TCP") -> None:
         self.stack = stack
+        self.transport_name = transport
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
         self.peer: Address = ("", 0)
@@ -387,7 +400,7 @@ class _Tcp(asyncio.Protocol):
                 return
             message, self.buffer = self.buffer[:total], self.buffer[total:]
             try:
-                self.stack.datagram(message, Source("TCP", self.peer, self._send))
+                self.stack.datagram(message, Source(self.transport_name, self.peer, self._send))
             except Exception:
                 log.exception("SIP message over TCP from %s failed", self.peer)
 

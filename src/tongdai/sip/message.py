@@ -61,8 +61,17 @@ def canonical(name: str) -> str:
     return found
 
 
+_PRETTY_CACHE: dict[str, str] = {}
+
+
 def pretty(name: str) -> str:
-    return PRETTY.get(name) or "-".join(p.capitalize() for p in name.split("-"))
+    """The display form of a canonical header name (`call-id` -> `Call-ID`)."""
+    found = _PRETTY_CACHE.get(name)
+    if found is None:
+        found = PRETTY.get(name) or "-".join(p.capitalize() for p in name.split("-"))
+        if len(_PRETTY_CACHE) < 4096:
+            _PRETTY_CACHE[name] = found
+    return found
 
 
 def split_commas(value: str) -> list[str]:

@@ -6,6 +6,8 @@ Pure: no I/O, no state.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from tongdai.sip.errors import SipParseError
 from tongdai.sip.message import Request, Response
 
@@ -34,11 +36,12 @@ def _bad(req: Request, why: str, status: int = 400) -> Response:
 
 
 def _check(req: Request) -> Response | None:
+    counts = Counter(n for n, _ in req.headers)
     for name in ("via", "to", "from", "call-id", "cseq"):
-        if req.get(name) is None:
+        if not counts[name]:
             return _bad(req, f"missing {name}")
     for name in SINGLETONS:
-        if req.count(name) > 1:
+        if counts[name] > 1:
             return _bad(req, f"more than one {name}")
     req.vias()
     cseq = req.cseq()

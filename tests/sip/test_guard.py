@@ -111,3 +111,41 @@ async def test_given_right_password_then_registered_and_device_event_published_t
         assert all(e.tenant_id == "tenant-1" and e.extension == "1001" for e in seen)  # type: ignore[attr-defined]
     finally:
         await svc.stop()
+
+
+def _invite_to(port: int, dest: str, n: int, auth: str | None = None) -> bytes:
+    a = f"Proxy-Authorization: {auth}\r\n" if auth else ""
+    return (f"INVITE sip:{dest}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-inv-{n};rport\r\n"
+            f"To: <sip:{dest}@127.0.0.1>\r\nFrom: <sip:1001@127.0.0.1>;tag=i{n}\r\nCall-ID: inv-{n}\r\nCSeq: 1 INVITE\r\n"
+            f"Contact: <sip:1001@127.0.0.1:{port}>\r\n{a}Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+async def test_given_call_to_outside_number_then_caller_must_authenticate_but_public_numbers_are_open():
+    port = free_port(socket.SOCK_DGRAM)
+    svc = SipService(SipSettings(udp_port=port, tcp_port=port))
+    svc.credentials.accounts = {"1001": [Account("t", "demo", "1001", "right-password")]}
+    svc.core.public_numbers = {"1000"}
+    await svc.start()
+
+    def run() -> None:
+        target = ("127.0.0.1", port)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            me = sock.getsockname()[1]
+            assert exchange(sock, target, _invite_to(me, "1000", 1), 2.0) == [404]  # public: no challenge
+            sock.sendto(_invite_to(me, "0912345678", 2), target)
+            replies = [sock.recvfrom(65535)[0].decode() for _ in range(2)]  # 100 Trying, then the 407
+            challenge_reply = next(r for r in replies if r.startswith("SIP/2.0 407"))
+            challenge = next(line.split(":", 1)[1].strip() for line in challenge_reply.split("\r\n")
+                             if line.lower().startswith("proxy-authenticate"))
+            wrong = answer(challenge, method="INVITE", uri="sip:0912345678@127.0.0.1", username="1001", password="guess")
+            assert exchange(sock, target, _invite_to(me, "0912345678", 3, wrong), 2.0) == [407]
+            right = answer(challenge, method="INVITE", uri="sip:0912345678@127.0.0.1", username="1001",
+                           password="right-password")
+            # authenticated: past the toll-fraud rule (nothing routes outside yet, hence 404)
+            assert exchange(sock, target, _invite_to(me, "0912345678", 4, right), 2.0) == [404]
+
+    try:
+        await asyncio.to_thread(run)
+    finally:
+        await svc.stop()

@@ -90,7 +90,7 @@ async def test_given_echo_test_call_then_answered_2xx_retransmitted_until_ack_an
     assert service.core.dialogs == {}
 
 
-async def test_given_unknown_number_then_404_and_cancel_of_answered_call_481(service):
+async def test_given_unauthenticated_call_to_a_non_public_number_then_407_and_server_still_answers(service):
     def run():
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind(("127.0.0.1", 0))
@@ -98,7 +98,7 @@ async def test_given_unknown_number_then_404_and_cancel_of_answered_call_481(ser
         target = ("127.0.0.1", service.stack.udp_port)
         try:
             data = _invite(port, "call-2", "z9hG4bK-inv-2").replace(b"sip:9196@", b"sip:4242@", 1)
-            assert exchange(sock, target, data, 2.0) == [404]
+            assert exchange(sock, target, data, 2.0) == [407]
             assert options_answered(sock, target)
         finally:
             sock.close()

@@ -76,6 +76,8 @@ class UaCore:
         self.location = LocationService()
         self.dirty = False
         self.guard: SourceGuard | None = None
+        #: the numbers (DIDs) callers reach from outside, without authentication
+        self.public_numbers: set[str] = set()
         self.on_event: Callable[[Event], None] = on_event or (lambda e: None)
 
     def on_request(self, req: Request, source: Source, now: float) -> Response | None:
@@ -125,10 +127,29 @@ class UaCore:
         self._changed(changes, account.tenant_id, user)
         return resp
 
-    def _challenge(self, req: Request, now: float, *, stale: bool = False) -> Response:
-        resp = req.response(401, to_tag=new_tag())
+    def _authenticate_caller(self, req: Request) -> Response | None:
+        """None when the caller of `req` may call anywhere; else a 407 challenge."""
+        ip = req.top_via().params.get("received") or ""
+        if self.guard is not None and ip in self.guard.exempt:
+            return None
+        now = time.time()
+        auth = req.get("proxy-authorization")
+        frm = req.from_().uri
+        account = self.credentials.find(frm.user_unescaped or "", frm.host)
+        if auth is not None and account is not None:
+            verdict = self.digest.check(auth, method="INVITE",
+                                        password_of=lambda u: account.password if u == account.extension else None, now=now)
+            if verdict.ok:
+                return None
+            if not verdict.stale and self.guard is not None:
+                self.guard.auth_failed(ip, time.monotonic())
+            return self._challenge(req, now, stale=verdict.stale, proxy=True)
+        return self._challenge(req, now, proxy=True)
+
+    def _challenge(self, req: Request, now: float, *, stale: bool = False, proxy: bool = False) -> Response:
+        resp = req.response(407 if proxy else 401, to_tag=new_tag())
         for value in self.digest.challenges(now, stale=stale):
-            resp.add("www-authenticate", value)
+            resp.add("proxy-authenticate" if proxy else "www-authenticate", value)
         return resp
 
     def _changed(self, changes: list[Change], tenant_id: str, user: str) -> None:
@@ -149,9 +170,15 @@ class UaCore:
             if (req.call_id, req.to().tag) not in self.dialogs:
                 return req.response(481)
             return self._answer(req, req.to().tag or "")
-        user = req.request_uri().user_unescaped
+        user = req.request_uri().user_unescaped or ""
+        if user != ECHO_TEST and user not in self.public_numbers:
+            # toll-fraud rule: only the public numbers (DIDs) take calls from anyone; any other
+            # destination needs an authenticated caller or a trusted address
+            refused = self._authenticate_caller(req)
+            if refused is not None:
+                return refused
         if user != ECHO_TEST:
-            return req.response(404, to_tag=new_tag())
+            return req.response(404, to_tag=new_tag())  # nothing else answers calls yet
         tag = new_tag()
         resp = self._answer(req, tag)
         if resp.status == 200:
@@ -242,12 +269,12 @@ class SipService:
         return self._ready
 
     async def reload_accounts(self) -> None:
-        """Load the agents' SIP accounts from the directory."""
+        """Load the agents' SIP accounts and the public numbers from the directory."""
         if self.db is None:
             return
         from sqlalchemy import select
 
-        from tongdai.directory.models import Agent
+        from tongdai.directory.models import Agent, Number
         from tongdai.iam.models import Tenant
 
         accounts: dict[str, list[Account]] = {}
@@ -257,10 +284,12 @@ class SipService:
                                    .where(Agent.active.is_(True), Agent.sip_password != ""))
             for ext, pw, tid, slug in rows:
                 accounts.setdefault(ext, []).append(Account(tid, slug, ext, pw))
+            numbers = set((await s.execute(select(Number.e164))).scalars())
         self.credentials.accounts = accounts
+        self.core.public_numbers = numbers
 
     async def _directory_changed(self, event: DirectoryChanged) -> None:
-        if event.resource == "agents":
+        if event.resource in ("agents", "numbers"):
             await self.reload_accounts()
 
     def _publish(self, event: Event) -> None:

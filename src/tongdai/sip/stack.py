@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 from tongdai.sip.errors import SipParseError
 from tongdai.sip.guard import SourceGuard
-from tongdai.sip.message import Request, Response, content_length, parse, split_commas, split_head
-from tongdai.sip.transaction import InviteAnswer, ServerTransaction, server_key
+from tongdai.sip.message import Request, Response, content_length, new_branch, parse, split_commas, split_head
+from tongdai.sip.transaction import ClientTransaction, InviteAnswer, ServerTransaction, server_key
 from tongdai.sip.validate import check_request
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class SipStack:
         self.udp: asyncio.DatagramTransport | None = None
         self.tcp: asyncio.base_events.Server | None = None
         self.tls: asyncio.base_events.Server | None = None
+        self.clients: dict[str, tuple[ClientTransaction, asyncio.Future[Response], Address]] = {}
         self.stats = {"received": 0, "parse_errors": 0, "refused": 0, "overload": 0, "guarded": 0}
         self.guard: SourceGuard | None = None
 
@@ -137,7 +138,9 @@ class SipStack:
             self._answer_unparseable(exc, source)
             return
         if isinstance(msg, Response):
-            return  # no client transactions yet: a stray response is dropped
+            self._response(msg, now)
+            self._arm()
+            return
         try:
             self._request(msg, source, now)
         except SipParseError as exc:
@@ -227,6 +230,55 @@ class SipStack:
             answer.ack()
         self.handler.on_ack(req, now)
 
+    # --- client side ---
+    async def request(self, req: Request, dest: Address) -> Response:
+        """Send `req` over UDP in a new client transaction; the final response (TimeoutError after
+        Timer B/F). A 2xx to INVITE is the caller's to acknowledge (`send_ack`)."""
+        assert self.udp is not None and self._loop is not None
+        branch = new_branch()
+        req.add("via", f"SIP/2.0/UDP {self.host}:{self.udp_port};branch={branch};rport", first=True)
+        txn = ClientTransaction(req, reliable=False)
+        future: asyncio.Future[Response] = self._loop.create_future()
+        self.clients[branch] = (txn, future, dest)
+        for out in txn.start(self.now()):
+            self.udp.sendto(bytes(out), dest)
+        self._push(txn.deadline, ("client", branch))
+        self._arm()
+        try:
+            return await future
+        finally:
+            if txn.terminated:  # else it stays until Timer D/K to absorb retransmitted finals
+                self.clients.pop(branch, None)
+
+    def send_ack(self, invite: Request, ok: Response, dest: Address) -> None:
+        """ACK a 2xx to INVITE (RFC 3261 13.2.2.4): a new branch, the dialog's To tag, the same CSeq number."""
+        assert self.udp is not None
+        headers = [("via", f"SIP/2.0/UDP {self.host}:{self.udp_port};branch={new_branch()};rport")]
+        headers += [(n, v) for n, v in invite.headers if n in ("from", "call-id", "route", "max-forwards")]
+        headers += [("to", ok.get("to") or ""), ("cseq", f"{invite.cseq().number} ACK")]
+        contacts = ok.contacts()
+        uri = str(contacts[0].uri) if contacts else invite.uri
+        self.udp.sendto(bytes(Request("ACK", uri, headers)), dest)
+
+    def _response(self, resp: Response, now: float) -> None:
+        try:
+            branch = resp.top_via().branch or ""
+        except SipParseError:
+            return
+        entry = self.clients.get(branch)
+        if entry is None:
+            return  # a stray response (or a late retransmission) is dropped
+        txn, future, dest = entry
+        for out in txn.receive(resp, now):
+            if self.udp is not None:
+                self.udp.sendto(bytes(out), dest)
+        if resp.status >= 200 and not future.done():
+            future.set_result(resp)
+        if txn.terminated:
+            self.clients.pop(branch, None)
+        elif txn.deadline is not None:
+            self._push(txn.deadline, ("client", branch))
+
     def _stop_answers(self, call_id: str) -> None:
         for ident in [k for k in self.answers if k[0] == call_id]:
             self.answers.pop(ident).ack()
@@ -275,6 +327,21 @@ class SipStack:
         now = self.now()
         while self._heap and self._heap[0][0] <= now:
             _, _, (kind, ident) = heapq.heappop(self._heap)
+            if kind == "client":
+                entry = self.clients.get(ident)
+                if entry is None or entry[0].deadline is None or entry[0].deadline > now:
+                    continue
+                ctxn, future, dest = entry
+                for out in ctxn.expire(now):
+                    if self.udp is not None:
+                        self.udp.sendto(bytes(out), dest)
+                if ctxn.timed_out and not future.done():
+                    future.set_exception(TimeoutError(f"no final response to {ctxn.request.method}"))
+                if ctxn.terminated and future.done():
+                    self.clients.pop(ident, None)
+                elif ctxn.deadline is not None:
+                    self._push(ctxn.deadline, ("client", ident))
+                continue
             if kind == "txn":
                 txn = self.transactions.get(ident)
                 if txn is None or txn.deadline is None or txn.deadline > now:

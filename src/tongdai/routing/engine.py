@@ -504,7 +504,7 @@ class Engine:
     def _enter_step(self, task: Task, step: int, reason: str) -> None:
         """Put the task at `step` of its chain (skipping full queues and empty skip-if targets)."""
         chain = self._chains.get(task.id, [])
-        previous = task.queue_id if reason != "submitted" else None
+        previous = task.queue_id
         while step < len(chain):
             target = chain[step]
             queue = self.queues.get(target.queue)
@@ -535,7 +535,7 @@ class Engine:
             if pw is not None and pw.activity is not Activity.OFFLINE:
                 task.preferred_until = now + queue.preferred_wait_s
                 self._timer(task.preferred_until, "preferred", task.id, (step, now))
-        if previous is not None:
+        if reason != "submitted":
             self._emit(ev.TaskEscalated, task_id=task.id, from_queue=previous, to_queue=queue.id, step=step,
                                         reason=reason)
         self._emit(ev.TaskQueued, task_id=task.id, queue_id=queue.id, step=step, priority=task.priority)

@@ -312,6 +312,8 @@ class Schema:
             return t
         if t == T.MAP and len(parts) == 2:
             return self.maps.get(head, T.ANY)
+        if t == T.MAP and head in self.maps:
+            return None  # skills.sales is a number: nothing lies below it
         return T.ANY if t in (T.ANY, T.MAP) else None
 
 

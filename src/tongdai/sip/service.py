@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import ssl
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from tongdai.calls.b2bua import B2bua, Destination, MediaAnchor, Resolver
 from tongdai.core.db import Database
 from tongdai.core.events import Event, EventBus
 from tongdai.directory.events import DirectoryChanged
@@ -26,10 +28,12 @@ from tongdai.sip.registrar import Change, LocationService
 from tongdai.sip.sdp import answer_audio, parse_sdp
 from tongdai.sip.settings import SipSettings
 from tongdai.sip.stack import SipStack, Source
+from tongdai.sip.trunk import TrunkRegistration
+from tongdai.sip.uri import parse_uri
 
 log = logging.getLogger(__name__)
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER"
-#: Methods tongdai knows but does not accept on this endpoint (405); anything else is 501.
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, REFER, NOTIFY"
+#: Methods tongdai knows but does not accept outside a call (405); anything else is 501.
 KNOWN_METHODS = frozenset({"SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "PRACK", "UPDATE"})
 ECHO_TEST = "9196"
 
@@ -78,9 +82,17 @@ class UaCore:
         self.guard: SourceGuard | None = None
         #: the numbers (DIDs) callers reach from outside, without authentication
         self.public_numbers: set[str] = set()
+        #: source addresses of configured trunks (trusted like `sip.trusted_addresses`)
+        self.trunk_addresses: set[str] = set()
+        self.b2bua: B2bua | None = None
+        self.resolve: Resolver | None = None
         self.on_event: Callable[[Event], None] = on_event or (lambda e: None)
 
     def on_request(self, req: Request, source: Source, now: float) -> Response | None:
+        if self.b2bua is not None and req.to().tag is not None and self.b2bua.owns(req):
+            return self.b2bua.on_dialog_request(req)
+        if req.method == "INVITE":
+            return self._invite(req, source)
         handler = getattr(self, "_" + req.method.lower(), None) if req.method.isalpha() else None
         if handler is not None:
             return handler(req)  # type: ignore[no-any-return]
@@ -92,6 +104,14 @@ class UaCore:
 
     def on_ack(self, req: Request, now: float) -> None:
         return None
+
+    def on_cancel(self, invite: Request, now: float) -> None:
+        if self.b2bua is not None:
+            self.b2bua.on_cancel(invite, now)
+
+    def on_stray_response(self, resp: Response, now: float) -> None:
+        if self.b2bua is not None:
+            self.b2bua.on_stray_response(resp, now)
 
     def on_unacknowledged(self, response: Response, now: float) -> None:
         tag = response.to().tag or ""
@@ -130,7 +150,7 @@ class UaCore:
     def _authenticate_caller(self, req: Request) -> Response | None:
         """None when the caller of `req` may call anywhere; else a 407 challenge."""
         ip = req.top_via().params.get("received") or ""
-        if self.guard is not None and ip in self.guard.exempt:
+        if self.guard is not None and ip in self.guard.exempt or ip in self.trunk_addresses:
             return None
         now = time.time()
         auth = req.get("proxy-authorization")
@@ -165,7 +185,7 @@ class UaCore:
             tenant_id, _, user = c.aor.partition("/")
             self._changed([c], tenant_id, user)
 
-    def _invite(self, req: Request) -> Response:
+    def _invite(self, req: Request, source: Source) -> Response | None:
         if req.to().tag is not None:  # re-INVITE
             if (req.call_id, req.to().tag) not in self.dialogs:
                 return req.response(481)
@@ -178,12 +198,24 @@ class UaCore:
             if refused is not None:
                 return refused
         if user != ECHO_TEST:
-            return req.response(404, to_tag=new_tag())  # nothing else answers calls yet
+            return self._route(req, source, user)
         tag = new_tag()
         resp = self._answer(req, tag)
         if resp.status == 200:
             self.dialogs[(req.call_id, tag)] = req.from_().tag or ""
         return resp
+
+    def _route(self, req: Request, source: Source, user: str) -> Response | None:
+        """A call to an extension or an outside number: the B2BUA joins it to its destination."""
+        if self.b2bua is None or self.resolve is None:
+            return req.response(404, to_tag=new_tag())
+        frm = req.from_().uri
+        caller = self.credentials.find(frm.user_unescaped or "", frm.host)
+        tenant = caller.tenant_id if caller is not None else None
+        dest = self.resolve(user, tenant)
+        if dest is None:
+            return req.response(404, to_tag=new_tag())
+        return self.b2bua.place(req, source.addr, dest, tenant)
 
     def _answer(self, req: Request, tag: str) -> Response:
         try:
@@ -233,6 +265,11 @@ class SipService:
         self._ready = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._housekeeping: asyncio.Task[None] | None = None
+        #: where calls' media is anchored (the media plane sets rtpengine here); None: SDP passes through
+        self.anchor: MediaAnchor | None = None
+        self.registrations: list[TrunkRegistration] = []
+        self.core.trunk_addresses = {_host(a) for t in settings.trunks for a in (*t.inbound_addresses, *t.gateways)}
+        self._outbound = [(re.compile(t.outbound_pattern), t) for t in settings.trunks]
 
     async def start(self) -> None:
         if self.state_file and self.state_file.exists():
@@ -244,6 +281,15 @@ class SipService:
         await self.stack.start(self.settings.udp_port or -1, self.settings.tcp_port or -1,
                                self.settings.tls_port or -1, self._tls_context())
         self.core.port = self.stack.udp_port if self.stack.udp else self.stack.tcp_port
+        if self.stack.udp is not None:
+            self.core.b2bua = B2bua(self.stack, self.resolve, host=self.settings.host, port=self.core.port,
+                                    anchor=self.anchor, ring_timeout=self.settings.ring_timeout_s,
+                                    on_event=self._publish)
+            self.core.resolve = self.resolve
+            self.registrations = [TrunkRegistration(self.stack, t, self.core.port) for t in self.settings.trunks
+                                  if t.registration]
+            for reg in self.registrations:
+                reg.start()
         self._housekeeping = asyncio.create_task(self._housekeep())
         self._ready = True
         log.info("SIP listening", extra={"udp": self.settings.udp_port, "tcp": self.settings.tcp_port, "host": self.settings.host})
@@ -258,8 +304,26 @@ class SipService:
         ctx.load_cert_chain(self.settings.tls_cert_file, self.settings.tls_key_file)
         return ctx
 
+    def resolve(self, user: str, tenant_id: str | None) -> Destination | None:
+        """Where a dialled `user` leads for a caller of `tenant_id`: an agent's extension (its
+        registered devices, highest q first), else an outside number through the first trunk whose
+        pattern matches."""
+        for account in self.credentials.accounts.get(user, []):
+            if tenant_id is None or account.tenant_id == tenant_id:
+                bindings = self.core.location.lookup(f"{account.tenant_id}/{user}", time.time())
+                targets = [(b.contact, _address(b.contact)) for b in bindings]
+                return Destination(targets, account.tenant_id, "extension", user)
+        for pattern, trunk in self._outbound:
+            if pattern.match(user):
+                targets = [(f"sip:{user}@{gw}", _address(f"sip:{gw}")) for gw in trunk.gateways]
+                return Destination(targets, tenant_id, "trunk", user, trunk.username,
+                                   trunk.password.get_secret_value())
+        return None
+
     async def stop(self) -> None:
         self._ready = False
+        for reg in self.registrations:
+            reg.stop()
         if self._housekeeping:
             self._housekeeping.cancel()
         await self.stack.stop()
@@ -313,3 +377,14 @@ class SipService:
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.core.location.snapshot()))
         os.replace(tmp, self.state_file)
+
+
+def _address(uri: str) -> tuple[str, int]:
+    """Where to send a request for `uri` (its host and port; no DNS: addresses as configured)."""
+    parsed = parse_uri(uri)
+    return parsed.host.strip("[]"), parsed.port or 5060
+
+
+def _host(address: str) -> str:
+    """The host part of `host` or `host:port`."""
+    return address.rsplit(":", 1)[0] if address.count(":") == 1 else address

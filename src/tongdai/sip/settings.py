@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
+
+
+class TrunkSettings(BaseModel):
+    """A SIP trunk to a carrier or gateway (an entry of `sip.trunks`)."""
+
+    name: str = Field(..., min_length=1, description="Name used in logs and records.")
+    gateways: list[str] = Field(..., min_length=1, description="host:port of each gateway, tried in order.")
+    username: str = Field("", description="Digest user name, when the carrier challenges calls or registrations.")
+    password: SecretStr = Field(SecretStr(""), description="Digest password.")
+    registration: bool = Field(False, description="Register to the first gateway (username and password needed).")
+    register_expires: int = Field(600, ge=60, le=86400, description="Registration lifetime asked for, in seconds.")
+    inbound_addresses: list[str] = Field(
+        default_factory=list, description="Source addresses of the carrier: calls from them are trusted."
+    )
+    outbound_pattern: str = Field(
+        r"^\+?[0-9]{5,}$", description="Dialled numbers (regular expression) that leave through this trunk."
+    )
 
 
 class SipSettings(BaseModel):
@@ -32,6 +49,8 @@ class SipSettings(BaseModel):
         10, ge=1, description="Failed authentications from one address within 60 s before it is banned."
     )
     ban_seconds: float = Field(600.0, ge=0, description="How long a banned address is ignored.")
+    trunks: list[TrunkSettings] = Field(default_factory=list, description="SIP trunks, in order of preference.")
+    ring_timeout_s: float = Field(60.0, gt=0, le=600, description="How long a called phone may ring.")
     trusted_addresses: list[str] = Field(
         default_factory=list, description="Addresses never rate-limited or banned (e.g. your SBC or trunk)."
     )

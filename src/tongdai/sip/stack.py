@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from tongdai.sip.errors import SipParseError
 from tongdai.sip.guard import SourceGuard
 from tongdai.sip.message import Request, Response, content_length, new_branch, parse, split_commas, split_head
-from tongdai.sip.transaction import ClientTransaction, InviteAnswer, ServerTransaction, server_key
+from tongdai.sip.transaction import ClientTransaction, InviteAnswer, ServerTransaction, State, server_key
 from tongdai.sip.validate import check_request
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,16 @@ class Source:
     transport: str  # "UDP" or "TCP"
     addr: Address
     reply: Callable[[bytes, Address], None]
+
+
+@dataclass
+class _Client:
+    """A client transaction in flight and who waits for it."""
+
+    txn: ClientTransaction
+    future: asyncio.Future[Response]
+    dest: Address
+    on_provisional: Callable[[Response], None] | None
 
 
 class Handler(Protocol):
@@ -70,7 +80,7 @@ class SipStack:
         self.udp: asyncio.DatagramTransport | None = None
         self.tcp: asyncio.base_events.Server | None = None
         self.tls: asyncio.base_events.Server | None = None
-        self.clients: dict[str, tuple[ClientTransaction, asyncio.Future[Response], Address]] = {}
+        self.clients: dict[tuple[str, str], _Client] = {}
         self.stats = {"received": 0, "parse_errors": 0, "refused": 0, "overload": 0, "guarded": 0}
         self.guard: SourceGuard | None = None
 
@@ -231,53 +241,95 @@ class SipStack:
         self.handler.on_ack(req, now)
 
     # --- client side ---
-    async def request(self, req: Request, dest: Address) -> Response:
+    async def request(self, req: Request, dest: Address,
+                      on_provisional: Callable[[Response], None] | None = None) -> Response:
         """Send `req` over UDP in a new client transaction; the final response (TimeoutError after
-        Timer B/F). A 2xx to INVITE is the caller's to acknowledge (`send_ack`)."""
+        Timer B/F). Provisional responses go to `on_provisional`. A 2xx to INVITE is the caller's to
+        acknowledge (`send_ack`)."""
         assert self.udp is not None and self._loop is not None
         branch = new_branch()
         req.add("via", f"SIP/2.0/UDP {self.host}:{self.udp_port};branch={branch};rport", first=True)
+        return await self._run_client(req, dest, branch, on_provisional)
+
+    async def cancel(self, invite: Request, dest: Address) -> Response:
+        """CANCEL a pending INVITE we sent (RFC 3261 9.1): same Request-URI, top Via, Call-ID, From,
+        To and CSeq number; the INVITE's own transaction then ends with 487."""
+        headers = [(n, v) for n, v in invite.headers if n in ("from", "to", "call-id", "route", "max-forwards")]
+        via = invite.get("via") or ""
+        headers = [("via", split_commas(via)[0]), *headers, ("cseq", f"{invite.cseq().number} CANCEL")]
+        cancel = Request("CANCEL", invite.uri, headers)
+        return await self._run_client(cancel, dest, invite.top_via().branch or "", None)
+
+    async def _run_client(self, req: Request, dest: Address, branch: str,
+                          on_provisional: Callable[[Response], None] | None) -> Response:
+        assert self.udp is not None and self._loop is not None
         txn = ClientTransaction(req, reliable=False)
         future: asyncio.Future[Response] = self._loop.create_future()
-        self.clients[branch] = (txn, future, dest)
+        key = (branch, req.method)
+        self.clients[key] = _Client(txn, future, dest, on_provisional)
         for out in txn.start(self.now()):
             self.udp.sendto(bytes(out), dest)
-        self._push(txn.deadline, ("client", branch))
+        self._push(txn.deadline, ("client", key))
         self._arm()
         try:
             return await future
         finally:
             if txn.terminated:  # else it stays until Timer D/K to absorb retransmitted finals
-                self.clients.pop(branch, None)
+                self.clients.pop(key, None)
 
-    def send_ack(self, invite: Request, ok: Response, dest: Address) -> None:
-        """ACK a 2xx to INVITE (RFC 3261 13.2.2.4): a new branch, the dialog's To tag, the same CSeq number."""
+    def send_ack(self, invite: Request, ok: Response, dest: Address) -> Request:
+        """ACK a 2xx to INVITE (RFC 3261 13.2.2.4): a new branch, the dialog's To tag, the same CSeq
+        number; returns it so that a retransmitted 2xx can be acknowledged again."""
         assert self.udp is not None
         headers = [("via", f"SIP/2.0/UDP {self.host}:{self.udp_port};branch={new_branch()};rport")]
         headers += [(n, v) for n, v in invite.headers if n in ("from", "call-id", "route", "max-forwards")]
         headers += [("to", ok.get("to") or ""), ("cseq", f"{invite.cseq().number} ACK")]
         contacts = ok.contacts()
         uri = str(contacts[0].uri) if contacts else invite.uri
-        self.udp.sendto(bytes(Request("ACK", uri, headers)), dest)
+        ack = Request("ACK", uri, headers)
+        self.send(ack, dest)
+        return ack
+
+    def send(self, msg: Request | Response, dest: Address) -> None:
+        """Send one message outside any transaction (an ACK, a re-sent ACK)."""
+        if self.udp is not None:
+            self.udp.sendto(bytes(msg), dest)
+
+    def respond_to(self, req: Request, resp: Response) -> bool:
+        """Answer `req` later (a request the UA core left unanswered); False when its transaction is gone."""
+        txn = self.transactions.get(server_key(req))
+        if txn is None:
+            return False
+        self.respond(txn, resp)
+        return True
 
     def _response(self, resp: Response, now: float) -> None:
         try:
             branch = resp.top_via().branch or ""
+            method = resp.cseq().method
         except SipParseError:
             return
-        entry = self.clients.get(branch)
+        entry = self.clients.get((branch, method))
         if entry is None:
+            stray = getattr(self.handler, "on_stray_response", None)
+            if stray is not None and 200 <= resp.status < 300 and method == "INVITE":
+                stray(resp, now)  # a retransmitted 2xx: our ACK was lost
             return  # a stray response (or a late retransmission) is dropped
-        txn, future, dest = entry
+        txn, future = entry.txn, entry.future
         for out in txn.receive(resp, now):
             if self.udp is not None:
-                self.udp.sendto(bytes(out), dest)
+                self.udp.sendto(bytes(out), entry.dest)
+        if resp.status < 200 and entry.on_provisional is not None and txn.state is not State.COMPLETED:
+            try:
+                entry.on_provisional(resp)
+            except Exception:
+                log.exception("provisional response handler failed")
         if resp.status >= 200 and not future.done():
             future.set_result(resp)
         if txn.terminated:
-            self.clients.pop(branch, None)
+            self.clients.pop((branch, method), None)
         elif txn.deadline is not None:
-            self._push(txn.deadline, ("client", branch))
+            self._push(txn.deadline, ("client", (branch, method)))
 
     def _stop_answers(self, call_id: str) -> None:
         for ident in [k for k in self.answers if k[0] == call_id]:
@@ -292,7 +344,11 @@ class SipStack:
             return
         self._send_response(req.response(200), source, req)
         assert invite.request is not None  # no final response yet: the request is still held
-        self.respond(invite, invite.request.response(487, to_tag=_tag_of(invite.last_response)))
+        pending = invite.request
+        self.respond(invite, pending.response(487, to_tag=_tag_of(invite.last_response)))
+        on_cancel = getattr(self.handler, "on_cancel", None)
+        if on_cancel is not None:
+            on_cancel(pending, now)
 
     def _send_response(self, resp: Response, source: Source, req: Request) -> None:
         source.reply(bytes(resp), _reply_addr(req, source))
@@ -329,9 +385,9 @@ class SipStack:
             _, _, (kind, ident) = heapq.heappop(self._heap)
             if kind == "client":
                 entry = self.clients.get(ident)
-                if entry is None or entry[0].deadline is None or entry[0].deadline > now:
+                if entry is None or entry.txn.deadline is None or entry.txn.deadline > now:
                     continue
-                ctxn, future, dest = entry
+                ctxn, future, dest = entry.txn, entry.future, entry.dest
                 for out in ctxn.expire(now):
                     if self.udp is not None:
                         self.udp.sendto(bytes(out), dest)

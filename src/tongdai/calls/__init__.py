@@ -1,0 +1,1 @@
+"""Call control: the back-to-back user agent that joins callers, agents' phones and trunks."""

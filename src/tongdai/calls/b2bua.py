@@ -1,0 +1,576 @@
+"""The back-to-back user agent: a call is two SIP legs that tongdai joins, each its own dialog.
+
+tongdai answers the caller's INVITE (the caller leg, tongdai as UAS) and places a new INVITE to the
+destination (the callee leg, tongdai as UAC): an agent's registered phone, or an outside number
+through a trunk. Ringing, answer, hold and resume (re-INVITE, with 491 on glare), INFO, BYE and
+CANCEL pass from one leg to the other. REFER from either party transfers the other party: to a
+dialled destination (blind) or, with Replaces, to the party of another call (attended). Media
+descriptions pass through a `MediaAnchor` (rtpengine in production; as they are by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import unquote
+
+from tongdai.calls.events import CallAnswered, CallEnded, CallTransferred
+from tongdai.core.events import Event
+from tongdai.sip.dialog import Dialog, new_dialog_ids, sipfrag
+from tongdai.sip.digest import answer as digest_answer
+from tongdai.sip.errors import SipParseError
+from tongdai.sip.message import Request, Response, new_tag, parse_name_addr, parse_params
+from tongdai.sip.stack import Address, SipStack
+from tongdai.sip.trunk import should_fail_over
+
+log = logging.getLogger(__name__)
+
+
+class MediaAnchor(Protocol):
+    """Where each leg's media description is anchored (rtpengine's offer/answer)."""
+
+    async def offer(self, call_id: str, from_tag: str, sdp: str) -> str: ...
+    async def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str) -> str: ...
+    async def delete(self, call_id: str) -> None: ...
+
+
+class Passthrough:
+    """No anchoring: each party's media description goes to the other as it is."""
+
+    async def offer(self, call_id: str, from_tag: str, sdp: str) -> str:
+        return sdp
+
+    async def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str) -> str:
+        return sdp
+
+    async def delete(self, call_id: str) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a dialled number leads: contacts to try (an agent's devices, or trunk gateways)."""
+
+    targets: list[tuple[str, Address]]  # (Request-URI, where to send it), tried in order
+    tenant_id: str | None
+    kind: str  # "extension" or "trunk"
+    label: str  # extension or dialled number
+    username: str = ""  # digest credentials, for a trunk that challenges
+    password: str = ""
+
+
+#: dialled user, tenant of the caller -> where it leads (None: nowhere)
+Resolver = Callable[[str, "str | None"], "Destination | None"]
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Leg:
+    """One party of a call and tongdai's dialog with it."""
+
+    call: Call
+    role: str  # "caller" or "callee"
+    label: str
+    dest: Address
+    dialog: Dialog | None = None
+    peer: Leg | None = None
+    sdp: bytes = b""  # the last media description this party sent
+    invite: Request | None = None  # our INVITE (callee legs), kept for CANCEL
+    ack: Request | None = None  # our ACK of its 2xx, re-sent if the 2xx comes again
+    awaiting_ack: Response | None = None  # a 2xx holding an offer, ACKed once the answer is known
+    ended: bool = False
+
+
+@dataclass(eq=False)
+class Call:
+    """A call as tongdai sees it: its legs and its times (the CDR)."""
+
+    id: str
+    tenant_id: str | None
+    caller: str
+    callee: str
+    started: float
+    answered: float | None = None
+    ended: float | None = None
+    cause: str = ""
+    legs: list[Leg] = field(default_factory=list)
+
+
+class B2bua:
+    """Joins calls leg to leg on one `SipStack`."""
+
+    def __init__(self, stack: SipStack, resolve: Resolver, *, host: str, port: int,
+                 anchor: MediaAnchor | None = None, ring_timeout: float = 60.0,
+                 on_event: Callable[[Event], None] | None = None) -> None:
+        self.stack = stack
+        self.resolve = resolve
+        self.host, self.port = host, port
+        self.anchor: MediaAnchor = anchor or Passthrough()
+        self.ring_timeout = ring_timeout
+        self.on_event = on_event or (lambda e: None)
+        self.legs: dict[tuple[str, str], Leg] = {}  # (call-id, tongdai's tag) -> leg
+        self.pending: dict[tuple[str, str], Leg] = {}  # caller INVITEs not answered yet: (call-id, from-tag)
+        self.calls: dict[str, Call] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def contact(self) -> str:
+        return f"<sip:tongdai@{self.host}:{self.port}>"
+
+    # --- new calls ---
+    def place(self, invite: Request, source: Address, dest: Destination, caller_tenant: str | None) -> Response | None:
+        """Take a caller's INVITE towards `dest`; answers later (None) or refuses now."""
+        if not dest.targets:  # nobody registered on that extension
+            return invite.response(480, to_tag=new_tag())
+        caller = invite.from_().uri.user_unescaped or ""
+        call = Call(f"c{next(_ids)}-{new_tag()}", dest.tenant_id or caller_tenant, caller, dest.label, time.time())
+        leg = Leg(call, "caller", caller, source, sdp=invite.body)
+        leg.dialog = Dialog.as_uas(invite, new_tag(), self.contact)
+        call.legs.append(leg)
+        self.calls[call.id] = call
+        self.pending[(invite.call_id, invite.from_().tag or "")] = leg
+        self._spawn(self._connect(invite, leg, dest))
+        return None
+
+    async def _connect(self, invite: Request, a: Leg, dest: Destination) -> None:
+        assert a.dialog is not None
+        body = invite.body
+        if body:
+            body = (await self.anchor.offer(a.call.id, a.dialog.local_tag, body.decode())).encode()
+        b, final = await self._originate(a, dest, body, ringing=lambda r: self._relay_ringing(invite, a, r))
+        self.pending.pop((invite.call_id, invite.from_().tag or ""), None)
+        if a.ended:  # the caller cancelled meanwhile
+            if final is not None and final.status < 300 and b is not None:
+                await self._hang_up(b)
+            self._end(a.call, "cancelled")
+            return
+        if b is None or final is None or final.status >= 300:
+            status = final.status if final is not None else 408
+            self.stack.respond_to(invite, invite.response(status if status < 700 else 500, to_tag=a.dialog.local_tag))
+            a.ended = True
+            self._end(a.call, f"failed {status}")
+            return
+        answer = b.sdp
+        if answer:
+            answer = (await self.anchor.answer(a.call.id, a.dialog.local_tag, self._tag(b), answer.decode())).encode()
+        ok = invite.response(200, to_tag=a.dialog.local_tag)
+        self._dialog_headers(ok, answer)
+        a.peer, b.peer = b, a
+        self.legs[(a.dialog.call_id, a.dialog.local_tag)] = a
+        self.stack.respond_to(invite, ok)
+        a.call.answered = time.time()
+        self.on_event(CallAnswered(tenant_id=a.call.tenant_id, at=a.call.answered, call_id=a.call.id,
+                                   caller=a.call.caller, callee=a.call.callee))
+
+    async def _originate(self, owner: Leg, dest: Destination, body: bytes,
+                         ringing: Callable[[Response], None] | None = None) -> tuple[Leg | None, Response | None]:
+        """Place a new leg towards `dest`: an extension rings all its devices at once (the first to
+        answer wins), a trunk tries its gateways in order. The leg and the final answer."""
+        if dest.kind == "extension":
+            return await self._fork(owner, dest, body, ringing)
+        final: Response | None = None
+        for uri, addr in dest.targets:
+            if owner.ended:
+                break
+            leg = Leg(owner.call, "callee", dest.label, addr)
+            final = await self._invite(leg, uri, owner, body, ringing)
+            if final is not None and final.status in (401, 407) and dest.username:
+                final = await self._invite(leg, uri, owner, body, ringing, challenge=final, dest=dest)
+            if final is not None and final.status < 300:
+                owner.call.legs.append(leg)
+                return leg, final
+            if not should_fail_over(final):
+                break  # the carrier answered for the callee (486, 404...): another gateway would too
+        return None, final
+
+    async def _fork(self, owner: Leg, dest: Destination, body: bytes,
+                    ringing: Callable[[Response], None] | None) -> tuple[Leg | None, Response | None]:
+        """Ring every device of an extension in parallel; CANCEL the others once one answers."""
+        attempts: dict[asyncio.Task[Response | None], Leg] = {}
+        for uri, addr in dest.targets:
+            leg = Leg(owner.call, "callee", dest.label, addr)
+            attempts[asyncio.ensure_future(self._invite(leg, uri, owner, body, ringing))] = leg
+        winner: Leg | None = None
+        best: Response | None = None
+        waiting = set(attempts)
+        while waiting:
+            done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                leg, final = attempts[task], task.result()
+                if final is not None and final.status < 300:
+                    if winner is None:
+                        winner, best = leg, final
+                        for other in waiting:
+                            self._spawn(self._cancel(attempts[other]))
+                    else:  # a second device answered at the same moment: hang it up
+                        self._spawn(self._hang_up(leg))
+                elif winner is None and _rank(final) >= _rank(best):
+                    best = final
+        if winner is not None:
+            owner.call.legs.append(winner)
+        return winner, best
+
+    async def _invite(self, leg: Leg, uri: str, owner: Leg, body: bytes,
+                      ringing: Callable[[Response], None] | None, *, challenge: Response | None = None,
+                      dest: Destination | None = None) -> Response | None:
+        call_id, tag = new_dialog_ids()
+        if challenge is not None and leg.invite is not None:  # answer the trunk's challenge: same Call-ID
+            call_id, tag = leg.invite.call_id, leg.invite.from_().tag or tag
+        caller = owner.call.caller or "anonymous"
+        headers = [("max-forwards", "70"), ("from", f"<sip:{caller}@{self.host}>;tag={tag}"), ("to", f"<{uri}>"),
+                   ("call-id", call_id), ("cseq", "1 INVITE"), ("contact", self.contact),
+                   ("allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"), ("supported", "replaces")]
+        if challenge is not None and leg.invite is not None and dest is not None:
+            headers[4] = ("cseq", f"{leg.invite.cseq().number + 1} INVITE")
+            headers.append(_authorization(challenge, uri, dest))
+        if body:
+            headers.append(("content-type", "application/sdp"))
+        invite = leg.invite = Request("INVITE", uri, headers, body)
+        self.pending[(call_id, tag)] = leg
+        try:
+            final = await asyncio.wait_for(self.stack.request(invite, leg.dest, on_provisional=ringing),
+                                           self.ring_timeout)
+        except TimeoutError:
+            final = None
+            with contextlib.suppress(TimeoutError, SipParseError):
+                await self.stack.cancel(invite, leg.dest)
+        finally:
+            self.pending.pop((call_id, tag), None)
+        if final is not None and final.status < 300:
+            leg.dialog = Dialog.as_uac(invite, final, self.contact)
+            leg.sdp = final.body
+            if body:  # else the 2xx holds the offer: the ACK carries the answer, later (`_rejoin`)
+                leg.ack = self.stack.send_ack(invite, final, leg.dest)
+            else:
+                leg.awaiting_ack = final
+            self.legs[(call_id, tag)] = leg
+        return final
+
+    def _relay_ringing(self, invite: Request, a: Leg, resp: Response) -> None:
+        if resp.status in (180, 183) and not a.ended and a.dialog is not None:
+            ring = invite.response(180, to_tag=a.dialog.local_tag)
+            ring.add("contact", self.contact)
+            self.stack.respond_to(invite, ring)
+
+    # --- requests inside a call ---
+    def owns(self, req: Request) -> bool:
+        return (req.call_id, req.to().tag or "") in self.legs
+
+    def on_dialog_request(self, req: Request) -> Response | None:
+        """A request inside one of our dialogs; the answer now, or None when it comes later."""
+        leg = self.legs[(req.call_id, req.to().tag or "")]
+        assert leg.dialog is not None
+        refused = leg.dialog.accept_request(req)
+        if refused is not None:
+            return req.response(refused)
+        handler = {"BYE": self._bye, "INVITE": self._reinvite, "INFO": self._info, "REFER": self._refer,
+                   "NOTIFY": self._notify, "OPTIONS": self._ok, "UPDATE": self._ok}.get(req.method)
+        if handler is None:
+            return req.response(405)
+        return handler(leg, req)
+
+    def _ok(self, leg: Leg, req: Request) -> Response:
+        return req.response(200)
+
+    def _notify(self, leg: Leg, req: Request) -> Response:
+        return req.response(200)  # progress of a REFER tongdai sent (none yet) or unsolicited: accepted
+
+    def _bye(self, leg: Leg, req: Request) -> Response:
+        self._forget(leg)
+        peer = leg.peer
+        if peer is not None and not peer.ended:
+            self._spawn(self._hang_up(peer))
+        if not any(not x.ended for x in leg.call.legs):
+            self._end(leg.call, f"{leg.role} hung up")
+        return req.response(200)
+
+    def _info(self, leg: Leg, req: Request) -> Response:
+        peer = leg.peer
+        if peer is not None and peer.dialog is not None and not peer.ended:
+            info = peer.dialog.request("INFO", body=req.body, content_type=req.content_type())
+            self._spawn(self._send_quietly(info, peer.dest))
+        return req.response(200)
+
+    def _reinvite(self, leg: Leg, req: Request) -> Response | None:
+        assert leg.dialog is not None
+        peer = leg.peer
+        if leg.dialog.peer_invite:
+            resp = req.response(500)
+            resp.add("retry-after", "1")
+            return resp
+        if leg.dialog.pending_invite or peer is None or peer.dialog is None or peer.dialog.pending_invite:
+            return req.response(491)  # glare: both sides re-INVITE at once (RFC 3261 14.2)
+        leg.dialog.peer_invite = peer.dialog.pending_invite = True
+        if req.body:
+            leg.sdp = req.body
+        self._spawn(self._relay_reinvite(leg, peer, req))
+        return None
+
+    async def _relay_reinvite(self, leg: Leg, peer: Leg, req: Request) -> None:
+        assert leg.dialog is not None and peer.dialog is not None
+        try:
+            body = req.body
+            if body:
+                body = (await self.anchor.offer(leg.call.id, self._tag(leg), body.decode())).encode()
+            reinvite = peer.dialog.request("INVITE", body=body)
+            final = await self._request(reinvite, peer)
+            if final is None or final.status >= 300:
+                status = 408 if final is None else final.status
+                self.stack.respond_to(req, req.response(status))
+                return
+            peer.dialog.refresh_target(final)
+            peer.ack = self._ack_in_dialog(peer, reinvite, b"")
+            answer = final.body
+            if answer:
+                peer.sdp = answer
+                answer = (await self.anchor.answer(leg.call.id, self._tag(leg), self._tag(peer),
+                                                   answer.decode())).encode()
+            ok = req.response(200)
+            self._dialog_headers(ok, answer)
+            self.stack.respond_to(req, ok)
+        finally:
+            leg.dialog.peer_invite = peer.dialog.pending_invite = False
+
+    # --- transfer ---
+    def _refer(self, leg: Leg, req: Request) -> Response:
+        """REFER from `leg` (the transferor): its peer goes to the Refer-To target (RFC 3515, 3891)."""
+        refer_to = req.get("refer-to")
+        peer = leg.peer
+        if refer_to is None or req.count("refer-to") != 1:
+            return req.response(400)
+        if peer is None or peer.ended:
+            return req.response(603)
+        try:
+            target = parse_name_addr(refer_to)
+        except SipParseError:
+            return req.response(400)
+        replaces = _replaces(str(target.uri))
+        if replaces is not None:
+            other = self._leg_by_dialog(*replaces)
+            if other is None or other.peer is None:
+                return req.response(481)
+            self._spawn(self._attended(leg, req, other))
+        else:
+            user = target.uri.user_unescaped or ""
+            dest = self.resolve(user, leg.call.tenant_id)
+            if dest is None:
+                return req.response(404)
+            self._spawn(self._blind(leg, req, dest))
+        return req.response(202)
+
+    async def _blind(self, transferor: Leg, refer: Request, dest: Destination) -> None:
+        """Connect the transferor's peer to a new leg towards `dest` (late offer, RFC 3725 flow I)."""
+        assert transferor.peer is not None
+        transferee = transferor.peer
+        await self._notify_refer(transferor, 100, "Trying")
+        new, final = await self._originate(transferor, dest, b"")
+        if new is None or final is None:
+            status = final.status if final is not None else 408
+            await self._notify_refer(transferor, status, final.reason if final is not None else "Request Timeout",
+                                     done=True)
+            return
+        ok = await self._rejoin(transferee, new, final.body)
+        await self._notify_refer(transferor, 200 if ok else 488, "OK" if ok else "Not Acceptable Here", done=True)
+        if ok:
+            self._detach(transferor)
+            self.on_event(CallTransferred(tenant_id=transferee.call.tenant_id, at=time.time(),
+                                          call_id=transferee.call.id, transferee=transferee.label,
+                                          target=dest.label, attended=False))
+
+    async def _attended(self, transferor: Leg, refer: Request, other: Leg) -> None:
+        """Join the transferor's peer with the party of the transferor's other call (REFER with Replaces)."""
+        assert transferor.peer is not None and other.peer is not None
+        transferee, target = transferor.peer, other.peer
+        await self._notify_refer(transferor, 100, "Trying")
+        offer = await self._offerless_reinvite(target)
+        ok = offer is not None and await self._rejoin(transferee, target, offer)
+        await self._notify_refer(transferor, 200 if ok else 488, "OK" if ok else "Not Acceptable Here", done=True)
+        if ok:
+            self._detach(transferor)
+            self._detach(other)
+            self.on_event(CallTransferred(tenant_id=transferee.call.tenant_id, at=time.time(),
+                                          call_id=transferee.call.id, transferee=transferee.label,
+                                          target=target.label, attended=True))
+
+    async def _offerless_reinvite(self, leg: Leg) -> bytes | None:
+        """A re-INVITE without SDP: the 2xx carries the party's offer (answered in the ACK later)."""
+        assert leg.dialog is not None
+        reinvite = leg.invite = leg.dialog.request("INVITE")
+        final = await self._request(reinvite, leg)
+        if final is None or final.status >= 300 or not final.body:
+            if final is not None and final.status < 300:
+                leg.ack = self._ack_in_dialog(leg, reinvite, b"")
+            return None
+        leg.awaiting_ack = final
+        return final.body
+
+    async def _rejoin(self, a: Leg, b: Leg, b_offer: bytes) -> bool:
+        """Make `a` and `b` talk (RFC 3725 flow I): `b`'s 2xx holds an offer; re-INVITE `a` with it,
+        then ACK `b` with `a`'s answer."""
+        assert a.dialog is not None and b.dialog is not None and b.invite is not None
+        reinvite = a.dialog.request("INVITE", body=b_offer)
+        final = await self._request(reinvite, a)
+        if final is None or final.status >= 300:
+            b.ack = self._ack_in_dialog(b, b.invite, b"")
+            await self._hang_up(b)
+            return False
+        a.dialog.refresh_target(final)
+        a.ack = self._ack_in_dialog(a, reinvite, b"")
+        a.sdp, b.sdp = final.body, b_offer
+        b.ack = self._ack_in_dialog(b, b.invite, final.body)
+        b.awaiting_ack = None
+        a.peer, b.peer = b, a
+        if b.call is not a.call:
+            b.call.legs.remove(b)
+            b.call = a.call
+            a.call.legs.append(b)
+        return True
+
+    def _ack_in_dialog(self, leg: Leg, invite: Request, body: bytes) -> Request:
+        """The ACK of a 2xx to `invite` in `leg`'s dialog (with the answer when the 2xx held an offer)."""
+        assert leg.dialog is not None
+        ack = leg.dialog.request("ACK", body=body)
+        leg.dialog.local_seq -= 1  # an ACK takes the INVITE's CSeq number
+        ack.set("cseq", f"{invite.cseq().number} ACK")
+        ack.add("via", f"SIP/2.0/UDP {self.host}:{self.stack.udp_port};branch=z9hG4bK{new_tag()}", first=True)
+        self.stack.send(ack, leg.dest)
+        return ack
+
+    async def _notify_refer(self, leg: Leg, status: int, reason: str, *, done: bool = False) -> None:
+        if leg.dialog is None or leg.ended:
+            return
+        state = "terminated;reason=noresource" if done else "active;expires=60"
+        notify = leg.dialog.request("NOTIFY", body=sipfrag(status, reason), content_type="message/sipfrag;version=2.0",
+                                    extra=[("event", "refer"), ("subscription-state", state)])
+        await self._request(notify, leg)
+
+    def _detach(self, leg: Leg) -> None:
+        """The transferor leaves: its leg ends without touching its old peer."""
+        leg.peer = None
+        if not leg.ended:
+            self._spawn(self._hang_up(leg))
+
+    # --- plumbing ---
+    def on_cancel(self, invite: Request, now: float) -> None:
+        """The caller cancelled its INVITE (the stack answered 487): cancel the ringing callee leg."""
+        a = self.pending.get((invite.call_id, invite.from_().tag or ""))
+        if a is None:
+            return
+        a.ended = True
+        for leg in list(self.pending.values()):
+            if leg.call is a.call and leg is not a and leg.invite is not None:
+                self._spawn(self._cancel(leg))
+
+    async def _cancel(self, leg: Leg) -> None:
+        assert leg.invite is not None
+        with contextlib.suppress(TimeoutError, SipParseError):
+            await self.stack.cancel(leg.invite, leg.dest)
+
+    def on_stray_response(self, resp: Response, now: float) -> None:
+        """A 2xx to our INVITE came again: our ACK was lost, send it again."""
+        leg = self.legs.get((resp.call_id, resp.from_().tag or ""))
+        if leg is not None and leg.ack is not None:
+            self.stack.send(leg.ack, leg.dest)
+
+    def on_ack(self, req: Request) -> bool:
+        return (req.call_id, req.to().tag or "") in self.legs
+
+    async def _hang_up(self, leg: Leg) -> None:
+        if leg.ended or leg.dialog is None:
+            return
+        self._forget(leg)
+        await self._request(leg.dialog.request("BYE"), leg)
+        if not any(not x.ended for x in leg.call.legs):
+            self._end(leg.call, "hung up")
+
+    async def _request(self, req: Request, leg: Leg) -> Response | None:
+        try:
+            return await self.stack.request(req, leg.dest)
+        except TimeoutError:
+            log.warning("no answer to %s", req.method, extra={"call_id": leg.call.id})
+            return None
+
+    async def _send_quietly(self, req: Request, dest: Address) -> None:
+        with contextlib.suppress(TimeoutError):
+            await self.stack.request(req, dest)
+
+    def _forget(self, leg: Leg) -> None:
+        leg.ended = True
+        if leg.dialog is not None:
+            self.legs.pop((leg.dialog.call_id, leg.dialog.local_tag), None)
+
+    def _end(self, call: Call, cause: str) -> None:
+        if call.ended is not None:
+            return
+        call.ended, call.cause = time.time(), cause
+        self.calls.pop(call.id, None)
+        self._spawn(self.anchor.delete(call.id))
+        talk = call.ended - call.answered if call.answered else 0.0
+        self.on_event(CallEnded(tenant_id=call.tenant_id, at=call.ended, call_id=call.id, caller=call.caller,
+                                callee=call.callee, answered=call.answered is not None,
+                                ring_seconds=round((call.answered or call.ended) - call.started, 3),
+                                talk_seconds=round(talk, 3), cause=cause))
+
+    def _leg_by_dialog(self, call_id: str, tag1: str, tag2: str) -> Leg | None:
+        for (cid, local), leg in self.legs.items():
+            if cid == call_id and leg.dialog is not None and {local, leg.dialog.remote_tag} == {tag1, tag2}:
+                return leg
+        return None
+
+    def _tag(self, leg: Leg) -> str:
+        return leg.dialog.local_tag if leg.dialog is not None else ""
+
+    def _dialog_headers(self, resp: Response, sdp: bytes) -> None:
+        resp.add("contact", self.contact)
+        resp.add("allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY")
+        resp.add("supported", "replaces")
+        if sdp:
+            resp.add("content-type", "application/sdp")
+            resp.body = sdp
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("call task failed", exc_info=task.exception())
+
+
+def _rank(final: Response | None) -> int:
+    """Which failure to report when every device failed (RFC 3261 16.7: a user's busy or decline
+    beats a device that could not be reached)."""
+    if final is None:
+        return 0
+    return 3 if final.status in (486, 600, 603) else 2 if final.status != 487 else 1
+
+
+def _authorization(challenge: Response, uri: str, dest: Destination) -> tuple[str, str]:
+    """The Authorization (401) or Proxy-Authorization (407) answering a trunk's challenge."""
+    proxy = challenge.status == 407
+    value = challenge.get("proxy-authenticate" if proxy else "www-authenticate") or ""
+    creds = digest_answer(value, method="INVITE", uri=uri, username=dest.username, password=dest.password)
+    return ("proxy-authorization" if proxy else "authorization", creds)
+
+
+def _replaces(uri: str) -> tuple[str, str, str] | None:
+    """The dialog named by a Refer-To URI's Replaces header (RFC 3891): (call-id, tag, tag)."""
+    _, sep, headers = uri.partition("?")
+    if not sep:
+        return None
+    for part in headers.split("&"):
+        name, _, value = part.partition("=")
+        if name.lower() == "replaces":
+            text = unquote(value)
+            call_id, _, rest = text.partition(";")
+            params = parse_params(";" + rest) if rest else {}
+            return call_id, params.get("to-tag") or "", params.get("from-tag") or ""
+    return None

@@ -1,0 +1,48 @@
+"""Events of call control."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from tongdai.core.events import Event
+
+_STAFF = frozenset({"tenant_admin", "supervisor", "reporting_viewer", "quality_analyst", "workforce_planner"})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CallAnswered(Event):
+    """The called party answered and the two legs are joined."""
+
+    name: ClassVar[str] = "call.answered"
+    audience: ClassVar[frozenset[str] | None] = _STAFF
+    call_id: str
+    caller: str
+    callee: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CallTransferred(Event):
+    """A party of the call was transferred (blind, or attended with Replaces)."""
+
+    name: ClassVar[str] = "call.transferred"
+    audience: ClassVar[frozenset[str] | None] = _STAFF
+    call_id: str
+    transferee: str
+    target: str
+    attended: bool
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CallEnded(Event):
+    """The call is over: its CDR (times in seconds)."""
+
+    name: ClassVar[str] = "call.ended"
+    audience: ClassVar[frozenset[str] | None] = _STAFF
+    call_id: str
+    caller: str
+    callee: str
+    answered: bool
+    ring_seconds: float
+    talk_seconds: float
+    cause: str

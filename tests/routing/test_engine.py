@@ -11,7 +11,6 @@ from tongdai.routing.engine import Engine, events_of
 from tongdai.routing.model import Activity, Queue, TaskState
 from tongdai.routing.workflow import Filter, Target, Workflow, load_workflow
 
-
 # ---------------------------------------------------------------- reservations
 
 def test_given_offer_when_not_answered_before_timeout_then_times_out_and_agent_goes_not_ready():

@@ -733,6 +733,8 @@ class Engine:
         return found
 
     def _task_allows(self, task: Task, w: Worker, queue: Queue) -> bool:
+        if queue.strategy is Strategy.WEIGHTED_RANDOM and weight(queue, w) <= 0:
+            return False  # weight 0 means "never from this queue", whichever side starts the match
         if task.excluded and task.excluded.get(w.id, -1.0) > self._now:
             return False
         if task.preferred_until > self._now and not self.preferred_allows(task, queue, w, self._now):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from tongdai.routing.strategies import weight
+
 if TYPE_CHECKING:
     from tongdai.routing.engine import Engine
     from tongdai.routing.model import Task
@@ -23,6 +25,7 @@ REASONS = {
     "not_in_queue": "the queue's target expression does not select this agent",
     "rejected_offer": "declined or missed this task a moment ago",
     "not_preferred": "only the preferred agent may take it yet",
+    "zero_weight": "weight 0 in a weighted-random queue",
 }
 
 
@@ -90,6 +93,8 @@ def _judge(engine: Engine, task: Task, queue: Any, target: Any, worker: Any, ctx
         return Candidate(worker.id, code, text, score)
     if task.excluded.get(worker.id, -1.0) > now:
         return Candidate(worker.id, "rejected_offer", f"until {task.excluded[worker.id]}", score)
+    if queue.strategy.value == "weighted_random" and weight(queue, worker) <= 0:
+        return Candidate(worker.id, "zero_weight", "", score)
     if not engine.preferred_allows(task, queue, worker, now):
         return Candidate(worker.id, "not_preferred", "", score)
     return Candidate(worker.id, "ranked_lower", "", score)

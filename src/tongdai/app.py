@@ -121,6 +121,9 @@ class _Server(uvicorn.Server):
 def build_app(settings: Settings) -> App:
     """Build the App and every service from the settings."""
     app = App(settings)
+    from tongdai.media.rtpengine import RtpengineService
+
+    app.services.append(RtpengineService(settings.media, data_dir=settings.data_dir, bus=app.bus))
     if settings.sip.enabled:
         from tongdai.sip.service import SipService
 

@@ -56,7 +56,9 @@ def rtpengine_command(settings: MediaSettings, *, ng: tuple[str, int], dtmf: tup
                       recording_dir: Path) -> list[str]:
     """The command line of a managed rtpengine."""
     cmd = [
-        settings.rtpengine_binary, "--foreground", "--log-stderr", "--table=-1",
+        settings.rtpengine_binary,
+        "--config-file=none",  # not Debian's /etc/rtpengine/rtpengine.conf: it fixes CLI/HTTP ports
+        "--foreground", "--log-stderr", "--table=-1",
         f"--listen-ng={_hostport(ng)}", f"--interface={settings.rtpengine_interface}",
         f"--port-min={settings.rtp_port_min}", f"--port-max={settings.rtp_port_max}",
         f"--recording-dir={recording_dir}", f"--recording-method={settings.rtpengine_recording_method}",

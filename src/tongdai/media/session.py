@@ -56,8 +56,10 @@ class RtpengineAnchor:
     """The media anchor of call control, backed by rtpengine over ng."""
 
     def __init__(self, ng: NgClient, *, codecs: Sequence[str] = SUPPORTED_CODECS,
-                 transcode_to: Sequence[str] = TRANSCODE_TO) -> None:
+                 transcode_to: Sequence[str] = TRANSCODE_TO, inject_dtmf: bool = False) -> None:
         self.ng = ng
+        #: route media through rtpengine's codec engine so `play_dtmf` works (costs CPU per call)
+        self.inject_dtmf = inject_dtmf
         self.codecs = tuple(codecs)
         self.transcode_to = tuple(c for c in transcode_to if c in self.codecs)
 
@@ -70,14 +72,20 @@ class RtpengineAnchor:
         # the SDP rtpengine returns goes to the *other* leg: plain if this one is the browser
         return dict(TO_PLAIN if is_webrtc_sdp(sdp) else TO_BROWSER)
 
+    def _add_flags(self, options: dict[str, Any]) -> None:
+        if self.inject_dtmf:
+            options["flags"] = [*options.get("flags", []), "inject-DTMF"]
+
     async def offer(self, call_id: str, from_tag: str, sdp: str, *, webrtc: bool = False) -> str:
         """Anchor the offer of leg `from_tag`; returns the SDP to send to the other leg."""
         options = {**COMMON, **self._codec_options(), **self._direction_flags(sdp, webrtc)}
+        self._add_flags(options)
         return (await self.ng.offer(call_id, from_tag, sdp, **options)).sdp
 
     async def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str, *, webrtc: bool = False) -> str:
         """Anchor the answer of leg `to_tag`; returns the SDP to send back to the offerer `from_tag`."""
         options = {**COMMON, **self._direction_flags(sdp, webrtc)}
+        self._add_flags(options)
         return (await self.ng.answer(call_id, from_tag, to_tag, sdp, **options)).sdp
 
     async def delete(self, call_id: str) -> None:
@@ -125,7 +133,8 @@ class RtpengineAnchor:
             await self.ng.stop_recording(call_id)
 
     async def play_dtmf(self, call_id: str, tag: str, digit: str, *, duration_ms: int = 100) -> None:
-        """Send an RFC 4733 digit *from* leg `tag` to the other legs (needs media flowing on the leg)."""
+        """Send an RFC 4733 digit *from* leg `tag` to the other legs (needs `inject_dtmf` and media
+        already flowing from that leg)."""
         await self.ng.play_dtmf(call_id, tag, digit, duration_ms=duration_ms)
 
     async def block_dtmf(self, call_id: str, tag: str | None = None) -> None:

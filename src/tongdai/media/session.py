@@ -56,8 +56,11 @@ class RtpengineAnchor:
     """The media anchor of call control, backed by rtpengine over ng."""
 
     def __init__(self, ng: NgClient, *, codecs: Sequence[str] = SUPPORTED_CODECS,
-                 transcode_to: Sequence[str] = TRANSCODE_TO, inject_dtmf: bool = False) -> None:
+                 transcode_to: Sequence[str] = TRANSCODE_TO, inject_dtmf: bool = False,
+                 browser_codec: str | None = None) -> None:
         self.ng = ng
+        #: when set (e.g. "opus"), browser legs speak only this codec and rtpengine transcodes to G.711
+        self.browser_codec = browser_codec
         #: route media through rtpengine's codec engine so `play_dtmf` works (costs CPU per call)
         self.inject_dtmf = inject_dtmf
         self.codecs = tuple(codecs)
@@ -65,6 +68,15 @@ class RtpengineAnchor:
 
     def _codec_options(self) -> dict[str, Any]:
         return {"codec": {"strip": ["all"], "except": list(self.codecs), "transcode": list(self.transcode_to)}}
+
+    def _browser_codec_options(self, *, from_browser: bool) -> dict[str, Any]:
+        assert self.browser_codec is not None
+        keep = [self.browser_codec, "telephone-event"]
+        if from_browser:  # the browser may offer only its codec; the plain leg gets G.711 to transcode to
+            return {"strip": ["all"], "except": keep, "transcode": list(self.transcode_to)}
+        others = [c for c in self.codecs if c not in keep]
+        # mask: hidden from the browser but still what the plain leg speaks
+        return {"strip": ["all"], "except": list(self.codecs), "mask": others, "transcode": [self.browser_codec]}
 
     def _direction_flags(self, sdp: str, webrtc: bool) -> dict[str, Any]:
         if not webrtc:
@@ -79,6 +91,8 @@ class RtpengineAnchor:
     async def offer(self, call_id: str, from_tag: str, sdp: str, *, webrtc: bool = False) -> str:
         """Anchor the offer of leg `from_tag`; returns the SDP to send to the other leg."""
         options = {**COMMON, **self._codec_options(), **self._direction_flags(sdp, webrtc)}
+        if webrtc and self.browser_codec:
+            options["codec"] = self._browser_codec_options(from_browser=is_webrtc_sdp(sdp))
         self._add_flags(options)
         return (await self.ng.offer(call_id, from_tag, sdp, **options)).sdp
 

@@ -1,0 +1,169 @@
+"""The DSP worker over real UDP sockets on 127.0.0.1: conference hearing matrix and in-band DTMF."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import numpy as np
+import pytest
+
+from tongdai.media import g711, rtp
+from tongdai.media.dsp_worker import DspWorker
+from tongdai.media.dtmf import COLUMNS, KEYPAD, ROWS, goertzel_power
+from tongdai.media.g711 import Codec
+from tongdai.media.mixer import Mode
+
+RATE = 8000
+TONES = {"caller": 400.0, "agent": 1000.0, "sup": 1800.0}
+AMPLITUDE = 3000.0
+TONE_POWER = AMPLITUDE**2 / 2
+
+
+class Party(asyncio.DatagramProtocol):
+    """An RTP peer that sends a stream of 20 ms frames (with optional send jitter) and records what arrives."""
+
+    def __init__(self, audio: np.ndarray, codec: Codec = Codec.PCMU, jitter: float = 0.0, seed: int = 0) -> None:
+        self.audio, self.codec, self.jitter = audio.astype(np.int16), codec, jitter
+        self.rng = random.Random(seed)
+        self.received: list[tuple[float, rtp.RtpPacket]] = []
+        self.transport: asyncio.DatagramTransport | None = None
+        self.frames = 0
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        self.received.append((asyncio.get_running_loop().time(), rtp.parse(data)))
+
+    async def send(self, remote: tuple[str, int], seconds: float) -> None:
+        """Send `seconds` of audio, one packet every 20 ms on an absolute schedule."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for i in range(int(seconds / 0.02)):
+            offset = i * 160 % max(len(self.audio), 1)
+            frame = self.audio[offset:offset + 160]
+            packet = rtp.RtpPacket(self.codec.payload_type, i & 0xFFFF, 1000 + i * 160, 77,
+                                   g711.encode(self.codec, frame).tobytes())
+            delay = self.rng.uniform(0, self.jitter)
+            loop.call_at(start + i * 0.02 + delay, self.transport.sendto, packet.to_bytes(), remote)
+            await asyncio.sleep(max(0.0, start + (i + 1) * 0.02 - loop.time()))
+
+    def heard_between(self, t0: float, t1: float) -> np.ndarray:
+        """Per-window Goertzel power at each party's tone, decoded from packets that arrived in [t0, t1)."""
+        packets = sorted((p for t, p in self.received if t0 <= t < t1), key=lambda p: p.sequence)
+        pcm = np.concatenate([g711.decode(self.codec, np.frombuffer(p.payload, np.uint8)) for p in packets])
+        windows = pcm[: pcm.size // 160 * 160].reshape(-1, 160)
+        return np.median(goertzel_power(windows, tuple(TONES.values())), axis=0)
+
+
+def _tone(freq: float, seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(int(RATE * seconds)) / RATE  # 1 s holds a whole number of cycles: it loops cleanly
+    return AMPLITUDE * np.sin(2 * np.pi * freq * t)
+
+
+async def _open(party: Party) -> None:
+    await asyncio.get_running_loop().create_datagram_endpoint(lambda: party, local_addr=("127.0.0.1", 0))
+
+
+def _tones_heard(power: np.ndarray) -> set[str]:
+    present = {name for name, p in zip(TONES, power, strict=True) if p >= 0.5 * TONE_POWER}
+    unclear = {name for name, p in zip(TONES, power, strict=True) if 0.01 * TONE_POWER < p < 0.5 * TONE_POWER}
+    assert not unclear, f"tones neither clearly present nor absent: {unclear} {power}"
+    return present
+
+
+@pytest.mark.timeout(60)
+async def test_listen_whisper_and_barge_deliver_exactly_the_tones_of_the_hearing_matrix():
+    worker = DspWorker()
+    await worker.start()
+    parties = {name: Party(_tone(f), jitter=0.015 if name == "caller" else 0.0, seed=len(name))
+               for name, f in TONES.items()}
+    try:
+        addresses = {}
+        for name, party in parties.items():
+            await _open(party)
+            mode = Mode.LISTEN if name == "sup" else Mode.NORMAL
+            addresses[name] = await worker.add_participant("call-1", name, mode=mode)
+        senders = [asyncio.create_task(p.send(addresses[n], 4.0)) for n, p in parties.items()]
+        loop = asyncio.get_running_loop()
+        expected = {
+            Mode.LISTEN: {"caller": {"agent"}, "agent": {"caller"}, "sup": {"caller", "agent"}},
+            Mode.WHISPER: {"caller": {"agent"}, "agent": {"caller", "sup"}, "sup": {"caller", "agent"}},
+            Mode.BARGE: {"caller": {"agent", "sup"}, "agent": {"caller", "sup"}, "sup": {"caller", "agent"}},
+        }
+        for mode, hearing in expected.items():
+            worker.set_mode("call-1", "sup", mode, "agent" if mode is Mode.WHISPER else None)
+            await asyncio.sleep(0.3)  # jitter buffers and packets in flight settle on the new matrix
+            t0 = loop.time()
+            await asyncio.sleep(0.7)
+            heard = {name: _tones_heard(p.heard_between(t0, t0 + 0.7)) for name, p in parties.items()}
+            assert heard == hearing, mode
+        await asyncio.gather(*senders)
+    finally:
+        await worker.stop()
+        for party in parties.values():
+            party.transport.close()
+    assert worker.ticks > 150
+    # Every party got a steady 50 packets/s back, paced by the worker's clock.
+    for party in parties.values():
+        times = np.array([t for t, _ in party.received])
+        assert len(times) >= 150 and np.median(np.diff(times)) == pytest.approx(0.02, abs=0.004)
+
+
+def _dtmf_audio(keys: str, on: float = 0.08, off: float = 0.08) -> np.ndarray:
+    parts = [np.zeros(int(RATE * off))]
+    for key in keys:
+        row = next(i for i, r in enumerate(KEYPAD) if key in r)
+        t = np.arange(int(RATE * on)) / RATE
+        parts += [3000 * np.sin(2 * np.pi * ROWS[row] * t) + 3000 * np.sin(2 * np.pi * COLUMNS[KEYPAD[row].index(key)] * t),
+                  np.zeros(int(RATE * off))]
+    audio = np.concatenate(parts)
+    return np.concatenate([audio, np.zeros((-audio.size) % 160)])
+
+
+@pytest.mark.timeout(30)
+async def test_in_band_dtmf_on_an_a_law_leg_is_reported_when_detection_is_asked():
+    digits: list[tuple[str, str, str]] = []
+    worker = DspWorker(on_digit=lambda conf, pid, d: digits.append((conf, pid, d.digit)))
+    await worker.start()
+    keys = "0912#"
+    caller = Party(_dtmf_audio(keys), codec=Codec.PCMA, jitter=0.01)
+    quiet = Party(np.zeros(160), codec=Codec.PCMA)
+    try:
+        await _open(caller)
+        await _open(quiet)
+        addr = await worker.add_participant("ivr", "caller", codec=Codec.PCMA, detect_dtmf=True)
+        quiet_addr = await worker.add_participant("ivr", "other", codec=Codec.PCMA)
+        seconds = caller.audio.size / RATE
+        await asyncio.gather(caller.send(addr, seconds), quiet.send(quiet_addr, seconds))
+        await asyncio.sleep(0.2)
+    finally:
+        await worker.stop()
+        caller.transport.close()
+        quiet.transport.close()
+    assert digits == [("ivr", "caller", k) for k in keys]
+
+
+@pytest.mark.timeout(30)
+async def test_rfc4733_events_sent_to_a_leg_are_reported_once():
+    digits: list[str] = []
+    worker = DspWorker(on_digit=lambda conf, pid, d: digits.append(d.digit))
+    await worker.start()
+    peer = Party(np.zeros(160))
+    try:
+        await _open(peer)
+        addr = await worker.add_participant("ivr", "caller")
+        for n, key in enumerate("47*"):
+            code = rtp.digit_event(key)
+            events = [rtp.TelephoneEvent(code, False, 10, 160 * i) for i in range(1, 4)]
+            events += [rtp.TelephoneEvent(code, True, 10, 640)] * 3
+            for i, event in enumerate(events):
+                packet = rtp.RtpPacket(101, n * 10 + i, 8000 * (n + 1), 5, event.to_bytes(), marker=i == 0)
+                peer.transport.sendto(packet.to_bytes(), addr)
+                await asyncio.sleep(0.005)
+        await asyncio.sleep(0.1)
+    finally:
+        await worker.stop()
+        peer.transport.close()
+    assert digits == list("47*")

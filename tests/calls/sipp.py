@@ -41,7 +41,7 @@ def register(ext: str, password: str, contact_port: int, server_port: int, expir
 
 def sipp_command(scenario: str, server_port: int, *, port: int, calls: int = 1, rate: int = 10,
                  service: str = "", caller: str = "", keys: dict[str, str] | None = None, workdir: Path,
-                 timeout_s: int = 30) -> list[str]:
+                 timeout_s: int = 30, local_ip: str = "127.0.0.1") -> list[str]:
     """A SIPp command line for one of the scenarios here ("uas"/"uac": SIPp's built-in ones)."""
     cmd = ["sipp", "-sn" if scenario in ("uas", "uac") else "-sf",
            scenario if scenario in ("uas", "uac") else str(SCENARIOS / scenario)]
@@ -56,7 +56,7 @@ def sipp_command(scenario: str, server_port: int, *, port: int, calls: int = 1, 
         cmd += ["-inf", str(users), "-au", caller, "-ap", f"sip-demo-{caller}"]
     for k, v in (keys or {}).items():
         cmd += ["-key", k, v]
-    cmd += ["-i", "127.0.0.1", "-p", str(port), "-nostdin", "-timeout", str(timeout_s), "-timeout_error",
+    cmd += ["-i", local_ip, "-p", str(port), "-nostdin", "-timeout", str(timeout_s), "-timeout_error",
             "-trace_err", "-error_file", str(workdir / f"errors-{port}.log")]
     if scenario == "uas" or scenario.startswith("uas_"):
         cmd += ["-m", str(calls)]

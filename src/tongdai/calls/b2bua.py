@@ -242,6 +242,9 @@ class B2bua:
                 await self.stack.cancel(invite, leg.dest)
         finally:
             self.pending.pop((call_id, tag), None)
+        log.info("call leg answered" if final is not None and final.status < 300 else "call leg failed",
+                 extra={"call_id": owner.call.id, "uri": uri, "dest": f"{leg.dest[0]}:{leg.dest[1]}",
+                        "status": final.status if final is not None else "timeout"})
         if final is not None and final.status < 300:
             leg.dialog = Dialog.as_uac(invite, final, self.contact)
             leg.sdp = final.body

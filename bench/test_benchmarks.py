@@ -47,3 +47,13 @@ def test_sip_memory_benchmark():
     data = json.loads(out)
     print(json.dumps(data, indent=2))
     assert data["registrations"]["contacts"] == 10_000 and data["dialogs"]["sipp_exit"] == 0
+
+
+@pytest.mark.bench
+def test_media_benchmark(tmp_path):
+    """Bridged calls through rtpengine ramped until loss or jitter p99 > 10 ms, beside direct legs."""
+    out = tmp_path / "media.json"
+    subprocess.run([sys.executable, str(HERE / "media_bench.py"), "--json", str(out)], check=True, timeout=3600)
+    data = json.loads(out.read_text())
+    print(json.dumps(data, indent=2))
+    assert data["ramps"][0][0]["relayed"]["lost"] == 0

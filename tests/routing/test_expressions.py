@@ -107,6 +107,12 @@ def test_given_false_skill_comparison_then_why_false_names_skill_too_low_or_miss
     assert expr.why_false({"languages": ["en"], "skills": {"sales": 9}}, {})[0] == "expression_false"
 
 
+def test_given_keyword_as_attribute_name_after_dot_then_it_keeps_its_spelling():
+    expr = worker_expression("skills.IN >= 1 AND skills.Not == 2")
+    assert expr.matches({"skills": {"IN": 1, "Not": 2}}, {})
+    assert not expr.matches({"skills": {"in": 1, "not": 2}}, {})
+
+
 def test_given_no_eval_then_python_code_is_just_a_parse_error():
     with pytest.raises(ExpressionError):
         worker_expression("__import__('os').system('true')")

@@ -245,7 +245,8 @@ class _Parser:
             nxt = self.take()
             if nxt.kind not in ("NAME", "KEYWORD"):
                 raise self.error(f"expected an attribute name after '.' but found {_describe(nxt)}", nxt)
-            parts.append(str(nxt.value))
+            # a keyword after '.' is a plain name there (skills.IN): keep its original spelling
+            parts.append(str(nxt.value) if nxt.kind == "NAME" else self.source[nxt.pos:nxt.pos + len(nxt.value)])
         scope = "self"
         if parts[0] in ("task", "worker") and len(parts) > 1:
             scope = parts.pop(0)

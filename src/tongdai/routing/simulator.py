@@ -358,6 +358,8 @@ class Simulation:
         for e in events:
             self.event_count += 1
             if isinstance(e, ev.TaskReserved):
+                if e.reservation_id not in self.engine.reservations:
+                    continue  # withdrawn later in the same batch (e.g. the caller hung up at that instant)
                 if self.sc.answer_delay_s > 0:
                     self._at(t + self.sc.answer_delay_s, "accept", e.reservation_id)
                 else:

@@ -75,3 +75,17 @@ def test_given_answered_call_when_callee_refers_to_1003_then_caller_talks_to_100
         assert count == {"successful": 2, "failed": 0}, out
     assert register("1002", "sip-demo-1002", transferor, running.sip_port, expires=0) == 200
     assert register("1003", "sip-demo-1003", target, running.sip_port, expires=0) == 200
+
+
+def test_given_caller_requiring_100rel_and_session_timer_then_ringing_is_reliable_and_interval_confirmed(
+        running, tmp_path):
+    phone = free_udp_port()
+    uas = start(sipp_command("uas_ring_answer.xml", running.sip_port, port=phone, calls=2, workdir=tmp_path), tmp_path)
+    time.sleep(0.3)
+    assert register("1002", "sip-demo-1002", phone, running.sip_port) == 200
+    rc, count, out = run(sipp_command("uac_prack_timer.xml", running.sip_port, port=free_udp_port(), calls=2, rate=2,
+                                      service="1002", caller="1001", workdir=tmp_path), tmp_path)
+    assert (rc, count) == (0, {"successful": 2, "failed": 0}), out
+    rc, count, out = finish(uas)
+    assert count == {"successful": 2, "failed": 0}, out
+    assert register("1002", "sip-demo-1002", phone, running.sip_port, expires=0) == 200

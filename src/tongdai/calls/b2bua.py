@@ -25,6 +25,12 @@ from tongdai.core.events import Event
 from tongdai.sip.dialog import Dialog, new_dialog_ids, sipfrag
 from tongdai.sip.digest import answer as digest_answer
 from tongdai.sip.errors import SipParseError
+from tongdai.sip.extensions import (
+    ReliableProvisional,
+    SessionTimer,
+    session_timer,
+    wants_reliable_provisionals,
+)
 from tongdai.sip.message import Request, Response, new_tag, parse_name_addr, parse_params
 from tongdai.sip.stack import Address, SipStack
 from tongdai.sip.trunk import should_fail_over
@@ -85,6 +91,10 @@ class Leg:
     ack: Request | None = None  # our ACK of its 2xx, re-sent if the 2xx comes again
     awaiting_ack: Response | None = None  # a 2xx holding an offer, ACKed once the answer is known
     ended: bool = False
+    reliable: ReliableProvisional | None = None  # our ringing sent reliably (the caller requires 100rel)
+    rseq: int = 0
+    timer: SessionTimer | None = None  # the session interval this party refreshes
+    expiry: asyncio.TimerHandle | None = None
 
 
 @dataclass(eq=False)
@@ -128,10 +138,15 @@ class B2bua:
         """Take a caller's INVITE towards `dest`; answers later (None) or refuses now."""
         if not dest.targets:  # nobody registered on that extension
             return invite.response(480, to_tag=new_tag())
+        timer, refused = session_timer(invite)
+        if refused is not None:
+            return refused
         caller = invite.from_().uri.user_unescaped or ""
         call = Call(f"c{next(_ids)}-{new_tag()}", dest.tenant_id or caller_tenant, caller, dest.label, time.time())
         leg = Leg(call, "caller", caller, source, sdp=invite.body)
         leg.dialog = Dialog.as_uas(invite, new_tag(), self.contact)
+        leg.timer = timer
+        self.legs[(invite.call_id, leg.dialog.local_tag)] = leg  # early dialog: PRACK may come
         call.legs.append(leg)
         self.calls[call.id] = call
         self.pending[(invite.call_id, invite.from_().tag or "")] = leg
@@ -146,6 +161,7 @@ class B2bua:
         b, final = await self._originate(a, dest, body, ringing=lambda r: self._relay_ringing(invite, a, r))
         self.pending.pop((invite.call_id, invite.from_().tag or ""), None)
         if a.ended:  # the caller cancelled meanwhile
+            self._forget(a)
             if final is not None and final.status < 300 and b is not None:
                 await self._hang_up(b)
             self._end(a.call, "cancelled")
@@ -153,7 +169,7 @@ class B2bua:
         if b is None or final is None or final.status >= 300:
             status = final.status if final is not None else 408
             self.stack.respond_to(invite, invite.response(status if status < 700 else 500, to_tag=a.dialog.local_tag))
-            a.ended = True
+            self._forget(a)
             self._end(a.call, f"failed {status}")
             return
         answer = b.sdp
@@ -161,8 +177,9 @@ class B2bua:
             answer = (await self.anchor.answer(a.call.id, a.dialog.local_tag, self._tag(b), answer.decode())).encode()
         ok = invite.response(200, to_tag=a.dialog.local_tag)
         self._dialog_headers(ok, answer)
+        self._session_timer(a, ok)
         a.peer, b.peer = b, a
-        self.legs[(a.dialog.call_id, a.dialog.local_tag)] = a
+        a.reliable = None
         self.stack.respond_to(invite, ok)
         a.call.answered = time.time()
         self.on_event(CallAnswered(tenant_id=a.call.tenant_id, at=a.call.answered, call_id=a.call.id,
@@ -256,10 +273,52 @@ class B2bua:
         return final
 
     def _relay_ringing(self, invite: Request, a: Leg, resp: Response) -> None:
-        if resp.status in (180, 183) and not a.ended and a.dialog is not None:
-            ring = invite.response(180, to_tag=a.dialog.local_tag)
-            ring.add("contact", self.contact)
-            self.stack.respond_to(invite, ring)
+        if resp.status not in (180, 183) or a.ended or a.dialog is None or a.peer is not None:
+            return
+        ring = invite.response(180, to_tag=a.dialog.local_tag)
+        ring.add("contact", self.contact)
+        if wants_reliable_provisionals(invite):
+            if a.reliable is not None:
+                return  # one reliable provisional at a time (RFC 3262 3): it already rings
+            a.rseq += 1
+            a.reliable = ReliableProvisional(ring, a.rseq, self.stack.now())
+            self._spawn(self._retransmit_reliable(invite, a, a.reliable))
+        self.stack.respond_to(invite, ring)
+
+    async def _retransmit_reliable(self, invite: Request, a: Leg, reliable: ReliableProvisional) -> None:
+        while reliable.deadline is not None and a.reliable is reliable:
+            await asyncio.sleep(max(0.0, reliable.deadline - self.stack.now()))
+            again = reliable.expire(self.stack.now())
+            if again is not None and a.reliable is reliable:
+                self.stack.respond_to(invite, again)
+
+    def _prack(self, leg: Leg, req: Request) -> Response:
+        rack = req.get("rack")
+        if leg.reliable is None or rack is None:
+            return req.response(481)
+        try:
+            return req.response(200 if leg.reliable.prack(rack) else 481)
+        except SipParseError:
+            return req.response(400)
+
+    def _session_timer(self, leg: Leg, resp: Response) -> None:
+        """Confirm `leg`'s session interval in `resp` and (re)arm its expiry (RFC 4028)."""
+        if leg.timer is None:
+            return
+        resp.add("session-expires", leg.timer.header)
+        resp.add("require", "timer")
+        if leg.expiry is not None:
+            leg.expiry.cancel()
+        loop = asyncio.get_running_loop()
+        leg.expiry = loop.call_at(loop.time() + leg.timer.expiry(0.0), self._session_expired, leg)
+
+    def _session_expired(self, leg: Leg) -> None:
+        """No refresh came in time: the party is gone; end the call on both sides (RFC 4028 10)."""
+        log.warning("session timer expired", extra={"call_id": leg.call.id})
+        peer = leg.peer
+        self._spawn(self._hang_up(leg))
+        if peer is not None:
+            self._spawn(self._hang_up(peer))
 
     # --- requests inside a call ---
     def owns(self, req: Request) -> bool:
@@ -273,13 +332,23 @@ class B2bua:
         if refused is not None:
             return req.response(refused)
         handler = {"BYE": self._bye, "INVITE": self._reinvite, "INFO": self._info, "REFER": self._refer,
-                   "NOTIFY": self._notify, "OPTIONS": self._ok, "UPDATE": self._ok}.get(req.method)
+                   "NOTIFY": self._notify, "OPTIONS": self._ok, "UPDATE": self._update,
+                   "PRACK": self._prack}.get(req.method)
         if handler is None:
             return req.response(405)
         return handler(leg, req)
 
     def _ok(self, leg: Leg, req: Request) -> Response:
         return req.response(200)
+
+    def _update(self, leg: Leg, req: Request) -> Response:
+        """An UPDATE without a body refreshes the session timer (RFC 4028); with one it is refused for
+        now (491 makes the peer fall back to a re-INVITE)."""
+        if req.body:
+            return req.response(491)
+        resp = req.response(200)
+        self._session_timer(leg, resp)
+        return resp
 
     def _notify(self, leg: Leg, req: Request) -> Response:
         return req.response(200)  # progress of a REFER tongdai sent (none yet) or unsolicited: accepted
@@ -336,6 +405,7 @@ class B2bua:
                                                    answer.decode())).encode()
             ok = req.response(200)
             self._dialog_headers(ok, answer)
+            self._session_timer(leg, ok)
             self.stack.respond_to(req, ok)
         finally:
             leg.dialog.peer_invite = peer.dialog.pending_invite = False
@@ -505,6 +575,9 @@ class B2bua:
 
     def _forget(self, leg: Leg) -> None:
         leg.ended = True
+        leg.reliable = None
+        if leg.expiry is not None:
+            leg.expiry.cancel()
         if leg.dialog is not None:
             self.legs.pop((leg.dialog.call_id, leg.dialog.local_tag), None)
 

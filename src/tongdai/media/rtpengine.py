@@ -27,6 +27,7 @@ from typing import Any
 from tongdai.core.events import Event, EventBus
 from tongdai.media.engine_events import RtpengineDigit, RtpengineFailed, RtpengineRestarted
 from tongdai.media.ng import NgClient, NgError, NgTimeout, parse_address
+from tongdai.media.session import RtpengineAnchor
 from tongdai.media.settings import MediaSettings
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,8 @@ class RtpengineService:
             raise ValueError("media.rtpengine_ng_address needs a port for an external rtpengine")
         self.ng_address = (host, port or free_udp_port(host))
         self.ng = NgClient(self.ng_address, timeout=settings.ng_timeout_s, retries=settings.ng_retries)
+        #: the media anchor for call control
+        self.anchor = RtpengineAnchor(self.ng)
         self.dtmf_address: tuple[str, int] | None = None
         self.process: asyncio.subprocess.Process | None = None
         self.restarts = 0

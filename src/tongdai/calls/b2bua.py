@@ -487,22 +487,24 @@ class B2bua:
         """Make `a` and `b` talk (RFC 3725 flow I): `b`'s 2xx holds an offer; re-INVITE `a` with it,
         then ACK `b` with `a`'s answer."""
         assert a.dialog is not None and b.dialog is not None and b.invite is not None
-        reinvite = a.dialog.request("INVITE", body=b_offer)
+        if b.call is not a.call:  # `b` joins `a`'s call (and its media session)
+            b.call.legs.remove(b)
+            b.call = a.call
+            a.call.legs.append(b)
+        offer = (await self.anchor.offer(a.call.id, self._tag(b), b_offer.decode())).encode()
+        reinvite = a.dialog.request("INVITE", body=offer)
         final = await self._request(reinvite, a)
-        if final is None or final.status >= 300:
+        if final is None or final.status >= 300 or not final.body:
             b.ack = self._ack_in_dialog(b, b.invite, b"")
             await self._hang_up(b)
             return False
         a.dialog.refresh_target(final)
         a.ack = self._ack_in_dialog(a, reinvite, b"")
         a.sdp, b.sdp = final.body, b_offer
-        b.ack = self._ack_in_dialog(b, b.invite, final.body)
+        answer = (await self.anchor.answer(a.call.id, self._tag(b), self._tag(a), final.body.decode())).encode()
+        b.ack = self._ack_in_dialog(b, b.invite, answer)
         b.awaiting_ack = None
         a.peer, b.peer = b, a
-        if b.call is not a.call:
-            b.call.legs.remove(b)
-            b.call = a.call
-            a.call.legs.append(b)
         return True
 
     def _ack_in_dialog(self, leg: Leg, invite: Request, body: bytes) -> Request:

@@ -32,7 +32,7 @@ from tongdai.sip.trunk import TrunkRegistration
 from tongdai.sip.uri import parse_uri
 
 log = logging.getLogger(__name__)
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, REFER, NOTIFY"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, REFER, NOTIFY, PRACK, UPDATE"
 #: Methods tongdai knows but does not accept outside a call (405); anything else is 501.
 KNOWN_METHODS = frozenset({"SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "PRACK", "UPDATE"})
 ECHO_TEST = "9196"
@@ -122,7 +122,7 @@ class UaCore:
         resp = req.response(200, to_tag=new_tag() if req.to().tag is None else None)
         resp.add("allow", ALLOW)
         resp.add("accept", "application/sdp")
-        resp.add("supported", "replaces, timer")
+        resp.add("supported", "replaces, timer, 100rel")
         return resp
 
     def _register(self, req: Request) -> Response:

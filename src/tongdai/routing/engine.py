@@ -97,7 +97,7 @@ class Engine:
             if queue.expression.matches(w.attributes, {}):
                 self._members[queue.id].add(w.id)
                 w.queues.append(queue.id)
-                self._push_worker(queue, w)
+                self._touch(w)
         for w in [self.workers[i] for i in self._members[queue.id]]:
             self._serve_worker(w, "queue_added")
         return self._end()
@@ -410,7 +410,12 @@ class Engine:
     def _touch(self, w: Worker) -> None:
         """The worker's availability or keys changed: old heap entries become stale, push new ones."""
         w.version += 1
-        if w.routable():
+        self._publish(w)
+
+    def _publish(self, w: Worker) -> None:
+        """Push the worker's current entries into its queues' heaps if it can take work."""
+        if w.heap_version != w.version and w.routable():
+            w.heap_version = w.version
             for qid in w.queues:
                 self._push_worker(self.queues[qid], w)
 
@@ -423,7 +428,8 @@ class Engine:
     def _compact(self, q: Queue) -> None:
         """Rebuild a queue's worker heap from its members (drops the stale entries)."""
         entries = [(self.score_of(q, w), w.id, w.version)
-                   for w in (self.workers[i] for i in self._members[q.id]) if w.routable()]
+                   for w in (self.workers[i] for i in self._members[q.id])
+                   if w.routable() and w.heap_version == w.version]
         heapq.heapify(entries)
         self._wheaps[q.id] = entries
 
@@ -445,14 +451,14 @@ class Engine:
             return "rejected_offer"
         if task.preferred_until > self._now and not self.preferred_allows(task, queue, w, self._now):
             return "not_preferred"
-        if target is not None and not target.compiled.always and not target.compiled.matches(w.attributes, ctx):
+        if task.narrowed and target is not None and not target.compiled.matches(w.attributes, ctx):
             return "expression_false"
         return None
 
     def _find_workers(self, task: Task, queue: Queue, target: Target | None,
                       limit: int) -> tuple[list[Worker], list[Candidate]]:
         """Up to `limit` workers for the task by the queue's strategy, and the candidates passed over."""
-        ctx = task.context()
+        ctx = task.context() if task.narrowed else {}
         if task.preferred_until > self._now:
             return self._preferred_worker(task, queue, target, ctx)
         if queue.strategy is Strategy.WEIGHTED_RANDOM:
@@ -469,7 +475,8 @@ class Engine:
             keep.append(entry)
             why = self._ineligible(w, task, target, queue, ctx)
             if why is None:
-                chosen.append(w)
+                if w not in chosen:
+                    chosen.append(w)
             else:
                 passed.append(Candidate(w.id, why, "", entry[0]))
         for entry in keep:
@@ -528,6 +535,7 @@ class Engine:
         queue = self.queues[target.queue]
         now = self._now
         task.queue_id, task.step, task.step_since, task.queued_at = queue.id, step, now, now
+        task.narrowed = not target.compiled.always
         task.preferred_until = 0.0
         pref = task.attributes.get(queue.preferred_attribute)
         if queue.strategy is Strategy.PREFERRED and pref is not None:
@@ -625,7 +633,9 @@ class Engine:
         w.load_total -= 1
         if w.load_total == 0:
             w.idle_since = self._now
-        self._touch(w)
+        # entries are pushed by _serve_worker, which every caller runs next: a worker that takes a
+        # waiting task at once never touches the heaps
+        w.version += 1
 
     def _withdraw(self, r: Reservation, wid: str, reason: str) -> None:
         """Take an offer back from one worker (removed, or the task ended)."""
@@ -688,6 +698,7 @@ class Engine:
         while w.routable():
             best = self._best_task_for(w)
             if best is None:
+                self._publish(w)
                 return
             task, competing = best
             queue = self.queues[task.queue_id or ""]
@@ -696,28 +707,32 @@ class Engine:
             self._record(task, d)
             self._reserve(task, queue, [w])
 
-    def _best_task_for(self, w: Worker) -> tuple[Task, list[dict[str, Any]]] | None:
-        best: tuple[float, Task] | None = None
-        competing: list[dict[str, Any]] = []
+    def _best_task_for(self, w: Worker) -> tuple[Task, list[tuple[str, str, float]]] | None:
+        best: tuple[float, int, Task] | None = None
+        competing: list[tuple[str, str, float]] = []
         channels = [c for c in w.capacity if w.can_take(c)]
+        theaps = self._theaps
         for qid in w.queues:
             for ch in channels:
-                heap = self._theaps.get((qid, ch))
+                heap = theaps.get((qid, ch))
                 if not heap:
                     continue
+                head = heap[0]
+                if best is not None and (head[0], head[1]) >= (best[0], best[1]):
+                    continue  # a heap's head bounds every entry below it: this queue cannot win
                 found = self._head_for(heap, w, self.queues[qid])
                 if found is not None:
-                    competing.append({"queue_id": qid, "task_id": found[1].id, "score": found[0]})
-                    if best is None or found[0] < best[0]:
+                    competing.append((qid, found[2].id, found[0]))
+                    if best is None or (found[0], found[1]) < (best[0], best[1]):
                         best = found
         if best is None:
             return None
-        return best[1], competing
+        return best[2], competing
 
-    def _head_for(self, heap: list[TaskEntry], w: Worker, queue: Queue) -> tuple[float, Task] | None:
+    def _head_for(self, heap: list[TaskEntry], w: Worker, queue: Queue) -> tuple[float, int, Task] | None:
         """The best waiting task in this heap that the worker may take (stale entries are dropped)."""
         keep: list[TaskEntry] = []
-        found: tuple[float, Task] | None = None
+        found: tuple[float, int, Task] | None = None
         while heap:
             entry = heap[0]
             task = self.tasks.get(entry[3])
@@ -725,7 +740,7 @@ class Engine:
                 heapq.heappop(heap)
                 continue
             if self._task_allows(task, w, queue):
-                found = (entry[0], task)
+                found = (entry[0], entry[1], task)
                 break
             keep.append(heapq.heappop(heap))
         for entry in keep:
@@ -733,6 +748,8 @@ class Engine:
         return found
 
     def _task_allows(self, task: Task, w: Worker, queue: Queue) -> bool:
+        if not (task.narrowed or task.excluded or task.preferred_until > self._now or queue.weighted):
+            return True  # the common case: any member may take it
         if queue.strategy is Strategy.WEIGHTED_RANDOM and weight(queue, w) <= 0:
             return False  # weight 0 means "never from this queue", whichever side starts the match
         if task.excluded and task.excluded.get(w.id, -1.0) > self._now:

@@ -51,14 +51,15 @@ class Decision:
     outcome: str
     candidates: list[Candidate] = dataclasses.field(default_factory=list)
     task_score: float | None = None
-    competing: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    """For worker_freed: the head task of each of the agent's queues and its score."""
+    competing: list[tuple[str, str, float]] = dataclasses.field(default_factory=list)
+    """For decisions an agent started: (queue, head task, score) of each of the agent's queues."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "at": self.at, "kind": self.kind, "queue_id": self.queue_id, "strategy": self.strategy,
             "step": self.step, "outcome": self.outcome, "task_score": self.task_score,
-            "candidates": [dataclasses.asdict(c) for c in self.candidates], "competing": self.competing,
+            "candidates": [dataclasses.asdict(c) for c in self.candidates],
+            "competing": [{"queue_id": q, "task_id": t, "score": s} for q, t, s in self.competing],
         }
 
 

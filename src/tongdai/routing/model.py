@@ -77,6 +77,8 @@ class Task:
     """Bumped whenever the task's place changes: invalidates old heap entries and timers."""
     waiting: bool = False
     """In a queue's waiting heap (pending, not reserved)."""
+    narrowed: bool = False
+    """The current target adds a worker expression (checked per candidate)."""
     preferred_until: float = 0.0
     excluded: dict[str, float] = dataclasses.field(default_factory=dict)
     """Workers who rejected it -> until when they are skipped."""
@@ -107,6 +109,8 @@ class Worker:
     idle_since: float = 0.0
     activity_since: float = 0.0
     version: int = 0
+    heap_version: int = -1
+    """The version whose entries are in the queues' heaps (pushes are deferred while it is served)."""
     queues: list[str] = dataclasses.field(default_factory=list)
     tasks: set[str] = dataclasses.field(default_factory=set)
 
@@ -178,9 +182,11 @@ class Queue:
     """Added to the priority of every task in this queue (queue weight in the cross-queue score)."""
     tenant_id: str | None = None
     expression: Expression = dataclasses.field(init=False, repr=False)
+    weighted: bool = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.strategy = Strategy(self.strategy)
+        self.weighted = self.strategy is Strategy.WEIGHTED_RANDOM
         self.fallback = Strategy(self.fallback)
         self.expression = worker_expression(self.target)
         if self.skill is None:

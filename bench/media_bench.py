@@ -91,7 +91,8 @@ class Leg:
             ts = HEADER.unpack_from(data)[3]
             self.received += 1
             if self.last is not None:
-                self.deltas.append(abs((now - self.last[0]) - ((ts - self.last[1]) & 0xFFFFFFFF) / 8000) * 1000)
+                ticks = ((ts - self.last[1] + 0x80000000) & 0xFFFFFFFF) - 0x80000000  # signed: reordering
+                self.deltas.append(abs((now - self.last[0]) - ticks / 8000) * 1000)
             self.last = (now, ts)
 
     def close(self) -> None:

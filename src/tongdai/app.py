@@ -123,9 +123,12 @@ def build_app(settings: Settings) -> App:
     app = App(settings)
     from tongdai.media.rtpengine import RtpengineService
 
-    app.services.append(RtpengineService(settings.media, data_dir=settings.data_dir, bus=app.bus))
+    media = RtpengineService(settings.media, data_dir=settings.data_dir, bus=app.bus)
+    app.services.append(media)
     if settings.sip.enabled:
         from tongdai.sip.service import SipService
 
-        app.services.append(SipService(settings.sip, data_dir=settings.data_dir, db=app.db, bus=app.bus))
+        sip = SipService(settings.sip, data_dir=settings.data_dir, db=app.db, bus=app.bus)
+        sip.anchor, sip.media_ready = media.anchor, media.ready  # calls' media goes through rtpengine
+        app.services.append(sip)
     return app

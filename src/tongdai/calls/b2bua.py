@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class MediaAnchor(Protocol):
     async def offer(self, call_id: str, from_tag: str, sdp: str) -> str: ...
     async def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str) -> str: ...
     async def delete(self, call_id: str) -> None: ...
+    async def echo(self, call_id: str, from_tag: str, sdp: str) -> str: ...
 
 
 class Passthrough:
@@ -57,6 +59,16 @@ class Passthrough:
 
     async def delete(self, call_id: str) -> None:
         return None
+
+    async def echo(self, call_id: str, from_tag: str, sdp: str) -> str:
+        raise MediaUnavailable("no media relay to echo through")
+
+
+class MediaUnavailable(Exception):
+    """The media anchor cannot serve a call (rtpengine down or refusing)."""
+
+
+PASSTHROUGH = Passthrough()
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,7 @@ class Leg:
     rseq: int = 0
     timer: SessionTimer | None = None  # the session interval this party refreshes
     expiry: asyncio.TimerHandle | None = None
+    echo: bool = False  # the echo test: this party hears itself
 
 
 @dataclass(eq=False)
@@ -110,18 +123,22 @@ class Call:
     ended: float | None = None
     cause: str = ""
     legs: list[Leg] = field(default_factory=list)
+    #: where this call's media is anchored (chosen when the call starts, kept to its end)
+    anchor: MediaAnchor = PASSTHROUGH
 
 
 class B2bua:
     """Joins calls leg to leg on one `SipStack`."""
 
     def __init__(self, stack: SipStack, resolve: Resolver, *, host: str, port: int,
-                 anchor: MediaAnchor | None = None, ring_timeout: float = 60.0,
-                 on_event: Callable[[Event], None] | None = None) -> None:
+                 anchor: MediaAnchor | None = None, media_ready: Callable[[], bool] = lambda: True,
+                 ring_timeout: float = 60.0, on_event: Callable[[Event], None] | None = None) -> None:
         self.stack = stack
         self.resolve = resolve
         self.host, self.port = host, port
-        self.anchor: MediaAnchor = anchor or Passthrough()
+        self.anchor: MediaAnchor = anchor or PASSTHROUGH
+        #: is the anchor usable now? When not, new calls' media goes end to end (logged)
+        self.media_ready = media_ready
         self.ring_timeout = ring_timeout
         self.on_event = on_event or (lambda e: None)
         self.legs: dict[tuple[str, str], Leg] = {}  # (call-id, tongdai's tag) -> leg
@@ -142,22 +159,83 @@ class B2bua:
         if refused is not None:
             return refused
         caller = invite.from_().uri.user_unescaped or ""
-        call = Call(f"c{next(_ids)}-{new_tag()}", dest.tenant_id or caller_tenant, caller, dest.label, time.time())
+        call = self._new_call(dest.tenant_id or caller_tenant, caller, dest.label)
         leg = Leg(call, "caller", caller, source, sdp=invite.body)
         leg.dialog = Dialog.as_uas(invite, new_tag(), self.contact)
         leg.timer = timer
         self.legs[(invite.call_id, leg.dialog.local_tag)] = leg  # early dialog: PRACK may come
         call.legs.append(leg)
-        self.calls[call.id] = call
         self.pending[(invite.call_id, invite.from_().tag or "")] = leg
         self._spawn(self._connect(invite, leg, dest))
         return None
 
+    def _new_call(self, tenant_id: str | None, caller: str, callee: str) -> Call:
+        call = Call(f"c{next(_ids)}-{new_tag()}", tenant_id, caller, callee, time.time())
+        if self.anchor is not PASSTHROUGH:
+            if self.media_ready():
+                call.anchor = self.anchor
+            else:
+                log.warning("media relay not ready: the call's media goes end to end", extra={"call_id": call.id})
+        self.calls[call.id] = call
+        return call
+
+    def echo(self, invite: Request, source: Address, tenant_id: str | None) -> Response | None:
+        """Answer the echo test: the caller hears its own audio back (through the media anchor)."""
+        call = self._new_call(tenant_id, invite.from_().uri.user_unescaped or "", "9196")
+        leg = Leg(call, "caller", call.caller, source, sdp=invite.body, echo=True)
+        leg.dialog = Dialog.as_uas(invite, new_tag(), self.contact)
+        call.legs.append(leg)
+        self._spawn(self._echo(invite, leg))
+        return None
+
+    async def _echo(self, invite: Request, leg: Leg) -> None:
+        """Answer (or re-answer, for a re-INVITE) the echo test's offer."""
+        assert leg.dialog is not None
+        if invite.to().tag is not None:
+            try:
+                sdp = (await leg.call.anchor.echo(leg.call.id, leg.dialog.local_tag, invite.body.decode())).encode()
+            except Exception as exc:
+                log.warning("echo re-offer failed: %s", exc, extra={"call_id": leg.call.id})
+                self.stack.respond_to(invite, invite.response(488))
+                return
+            finally:
+                leg.dialog.peer_invite = False
+            ok = invite.response(200)
+            self._dialog_headers(ok, _mirror_direction(invite.body, sdp))
+            self._session_timer(leg, ok)
+            self.stack.respond_to(invite, ok)
+            return
+        try:
+            sdp = (await leg.call.anchor.echo(leg.call.id, leg.dialog.local_tag, invite.body.decode())).encode()
+        except Exception as exc:  # rtpengine refused or is gone: the caller gets an answer, not silence
+            log.warning("echo test unavailable: %s", exc, extra={"call_id": leg.call.id})
+            self.stack.respond_to(invite, invite.response(503, to_tag=leg.dialog.local_tag))
+            self._end(leg.call, "media unavailable")
+            return
+        ok = invite.response(200, to_tag=leg.dialog.local_tag)
+        self._dialog_headers(ok, sdp)
+        self.legs[(invite.call_id, leg.dialog.local_tag)] = leg
+        self.stack.respond_to(invite, ok)
+        leg.call.answered = time.time()
+
     async def _connect(self, invite: Request, a: Leg, dest: Destination) -> None:
+        try:
+            await self._join(invite, a, dest)
+        except Exception:
+            log.exception("call set-up failed", extra={"call_id": a.call.id})
+            if a.peer is None and not a.ended and a.dialog is not None:
+                self.stack.respond_to(invite, invite.response(503, to_tag=a.dialog.local_tag))
+                self._forget(a)
+            for leg in a.call.legs:
+                if leg is not a and not leg.ended:
+                    await self._hang_up(leg)
+            self._end(a.call, "set-up failed")
+
+    async def _join(self, invite: Request, a: Leg, dest: Destination) -> None:
         assert a.dialog is not None
         body = invite.body
         if body:
-            body = (await self.anchor.offer(a.call.id, a.dialog.local_tag, body.decode())).encode()
+            body = (await a.call.anchor.offer(a.call.id, a.dialog.local_tag, body.decode())).encode()
         b, final = await self._originate(a, dest, body, ringing=lambda r: self._relay_ringing(invite, a, r))
         self.pending.pop((invite.call_id, invite.from_().tag or ""), None)
         if a.ended:  # the caller cancelled meanwhile
@@ -174,7 +252,7 @@ class B2bua:
             return
         answer = b.sdp
         if answer:
-            answer = (await self.anchor.answer(a.call.id, a.dialog.local_tag, self._tag(b), answer.decode())).encode()
+            answer = (await a.call.anchor.answer(a.call.id, a.dialog.local_tag, self._tag(b), answer.decode())).encode()
         ok = invite.response(200, to_tag=a.dialog.local_tag)
         self._dialog_headers(ok, answer)
         self._session_timer(a, ok)
@@ -376,6 +454,10 @@ class B2bua:
             resp = req.response(500)
             resp.add("retry-after", "1")
             return resp
+        if leg.echo and req.body:
+            leg.dialog.peer_invite = True
+            self._spawn(self._echo(req, leg))
+            return None
         if leg.dialog.pending_invite or peer is None or peer.dialog is None or peer.dialog.pending_invite:
             return req.response(491)  # glare: both sides re-INVITE at once (RFC 3261 14.2)
         leg.dialog.peer_invite = peer.dialog.pending_invite = True
@@ -389,7 +471,7 @@ class B2bua:
         try:
             body = req.body
             if body:
-                body = (await self.anchor.offer(leg.call.id, self._tag(leg), body.decode())).encode()
+                body = (await leg.call.anchor.offer(leg.call.id, self._tag(leg), body.decode())).encode()
             reinvite = peer.dialog.request("INVITE", body=body)
             final = await self._request(reinvite, peer)
             if final is None or final.status >= 300:
@@ -401,7 +483,7 @@ class B2bua:
             answer = final.body
             if answer:
                 peer.sdp = answer
-                answer = (await self.anchor.answer(leg.call.id, self._tag(leg), self._tag(peer),
+                answer = (await leg.call.anchor.answer(leg.call.id, self._tag(leg), self._tag(peer),
                                                    answer.decode())).encode()
             ok = req.response(200)
             self._dialog_headers(ok, answer)
@@ -491,7 +573,7 @@ class B2bua:
             b.call.legs.remove(b)
             b.call = a.call
             a.call.legs.append(b)
-        offer = (await self.anchor.offer(a.call.id, self._tag(b), b_offer.decode())).encode()
+        offer = (await a.call.anchor.offer(a.call.id, self._tag(b), b_offer.decode())).encode()
         reinvite = a.dialog.request("INVITE", body=offer)
         final = await self._request(reinvite, a)
         if final is None or final.status >= 300 or not final.body:
@@ -501,7 +583,7 @@ class B2bua:
         a.dialog.refresh_target(final)
         a.ack = self._ack_in_dialog(a, reinvite, b"")
         a.sdp, b.sdp = final.body, b_offer
-        answer = (await self.anchor.answer(a.call.id, self._tag(b), self._tag(a), final.body.decode())).encode()
+        answer = (await a.call.anchor.answer(a.call.id, self._tag(b), self._tag(a), final.body.decode())).encode()
         b.ack = self._ack_in_dialog(b, b.invite, answer)
         b.awaiting_ack = None
         a.peer, b.peer = b, a
@@ -588,7 +670,7 @@ class B2bua:
             return
         call.ended, call.cause = time.time(), cause
         self.calls.pop(call.id, None)
-        self._spawn(self.anchor.delete(call.id))
+        self._spawn(call.anchor.delete(call.id))
         talk = call.ended - call.answered if call.answered else 0.0
         self.on_event(CallEnded(tenant_id=call.tenant_id, at=call.ended, call_id=call.id, caller=call.caller,
                                 callee=call.callee, answered=call.answered is not None,
@@ -621,6 +703,20 @@ class B2bua:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("call task failed", exc_info=task.exception())
+
+
+_DIRECTION = re.compile(rb"^a=(sendrecv|sendonly|recvonly|inactive)(?=\r?$)", re.M)
+_MIRROR = {b"sendonly": b"recvonly", b"recvonly": b"sendonly", b"inactive": b"inactive", b"sendrecv": b"sendrecv"}
+
+
+def _mirror_direction(offer: bytes, answer: bytes) -> bytes:
+    """An answer whose direction mirrors the offer's (RFC 3264 6.1): a caller's hold (sendonly) gets
+    recvonly, even where the media side answered sendrecv."""
+    found = _DIRECTION.search(offer)
+    wanted = _MIRROR[found.group(1)] if found else b"sendrecv"
+    if _DIRECTION.search(answer):
+        return _DIRECTION.sub(b"a=" + wanted, answer)
+    return answer.rstrip(b"\r\n") + b"\r\na=" + wanted + b"\r\n"
 
 
 def _rank(final: Response | None) -> int:

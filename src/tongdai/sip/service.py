@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from tongdai.calls.b2bua import B2bua, Destination, MediaAnchor, Resolver
+from tongdai.calls.b2bua import PASSTHROUGH, B2bua, Destination, MediaAnchor, Resolver
 from tongdai.core.db import Database
 from tongdai.core.events import Event, EventBus
 from tongdai.directory.events import DirectoryChanged
@@ -199,6 +199,8 @@ class UaCore:
                 return refused
         if user != ECHO_TEST:
             return self._route(req, source, user)
+        if self.b2bua is not None and self.b2bua.anchor is not PASSTHROUGH and req.body:
+            return self.b2bua.echo(req, source.addr, None)  # media through rtpengine, echoed
         tag = new_tag()
         resp = self._answer(req, tag)
         if resp.status == 200:
@@ -267,6 +269,7 @@ class SipService:
         self._housekeeping: asyncio.Task[None] | None = None
         #: where calls' media is anchored (the media plane sets rtpengine here); None: SDP passes through
         self.anchor: MediaAnchor | None = None
+        self.media_ready: Callable[[], bool] = lambda: self.anchor is not None
         self.registrations: list[TrunkRegistration] = []
         self.core.trunk_addresses = {_host(a) for t in settings.trunks for a in (*t.inbound_addresses, *t.gateways)}
         self._outbound = [(re.compile(t.outbound_pattern), t) for t in settings.trunks]
@@ -283,8 +286,8 @@ class SipService:
         self.core.port = self.stack.udp_port if self.stack.udp else self.stack.tcp_port
         if self.stack.udp is not None:
             self.core.b2bua = B2bua(self.stack, self.resolve, host=self.settings.host, port=self.core.port,
-                                    anchor=self.anchor, ring_timeout=self.settings.ring_timeout_s,
-                                    on_event=self._publish)
+                                    anchor=self.anchor, media_ready=self.media_ready,
+                                    ring_timeout=self.settings.ring_timeout_s, on_event=self._publish)
             self.core.resolve = self.resolve
             self.registrations = [TrunkRegistration(self.stack, t, self.core.port) for t in self.settings.trunks
                                   if t.registration]

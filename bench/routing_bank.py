@@ -9,7 +9,7 @@ patience (maximum-likelihood estimate with censoring: total queue time / abandon
 30-minute interval of a day in which they were seen serving. Calls that hung up in the IVR and
 PHANTOM records are left out.
 
-    python bench/routing_bank.py [--month 01|10] [--json out.json]
+    python -m bench.routing_bank [--month 01|10] [--json out.json]
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from tongdai.api.state import ApiContext
 from tongdai.core.metrics import Metrics
 from tongdai.directory import api as directory_api
 from tongdai.iam import api as iam_api
+from tongdai.routing import api as routing_api
 
 API_PREFIX = "/api/v1"
 
@@ -41,6 +42,7 @@ def create_app(ctx: ApiContext, metrics: Metrics, extra_routers: list[APIRouter]
     api.include_router(iam_api.router)
     api.include_router(directory_api.router())
     api.include_router(event_stream.router(hub, ctx.tokens))
+    api.include_router(routing_api.router())
     for r in extra_routers or []:
         api.include_router(r)
     app.include_router(api)

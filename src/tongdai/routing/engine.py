@@ -187,6 +187,31 @@ class Engine:
         self._enter_step(task, 0, "submitted")
         return self._end()
 
+    def restore_assignment(self, task: Task, worker_id: str, now: float, *, wrapping: bool = False
+                           ) -> list[ev.RoutingEvent]:
+        """Rebuild after a restart: a stored task that an agent already holds takes its slot again."""
+        self._begin(now)
+        w = self._worker(worker_id)
+        if task.created_at is None:
+            task.created_at = now
+        task.tenant_id = task.tenant_id or self.tenant_id
+        self.tasks[task.id] = task
+        name, chain = self.workflow.route(task.context())
+        if not chain and "queue" in task.attributes:
+            name, chain = "task.queue", [Target(queue=str(task.attributes["queue"]))]
+        task.workflow_filter, self._chains[task.id] = name, list(chain)
+        task.queue_id = chain[0].queue if chain else None
+        task.state, task.worker_id = TaskState.ASSIGNED, w.id
+        w.load[task.channel] = w.load.get(task.channel, 0) + 1
+        w.load_total += 1
+        w.tasks.add(task.id)
+        self._touch(w)
+        self._emit(ev.TaskAssigned, task_id=task.id, reservation_id="restored", worker_id=w.id,
+                   queue_id=task.queue_id or "", wait_s=0.0)
+        if wrapping:
+            self._begin_wrap_up(task, self.queues[task.queue_id].wrap_up_s if task.queue_id in self.queues else 0.0)
+        return self._end()
+
     def accept(self, reservation_id: str, now: float, worker_id: str | None = None) -> list[ev.RoutingEvent]:
         """An agent accepts an offer (for ring-all, name the agent)."""
         self._begin(now)
@@ -242,13 +267,16 @@ class Engine:
         queue = self.queues.get(task.queue_id or "")
         wrap = wrap_up_s if wrap_up_s is not None else (queue.wrap_up_s if queue else 0.0)
         if wrap > 0:
-            task.state = TaskState.WRAPPING
-            task.stamp += 1
-            self._emit(ev.TaskWrapping, task_id=task.id, worker_id=task.worker_id or "")
-            self._timer(now + wrap, "wrap_up", task.id, task.stamp)
+            self._begin_wrap_up(task, wrap)
         else:
             self._finish(task, TaskState.COMPLETED, "completed")
         return self._end()
+
+    def _begin_wrap_up(self, task: Task, wrap: float) -> None:
+        task.state = TaskState.WRAPPING
+        task.stamp += 1
+        self._emit(ev.TaskWrapping, task_id=task.id, worker_id=task.worker_id or "")
+        self._timer(self._now + wrap, "wrap_up", task.id, task.stamp)
 
     def wrap_up_done(self, task_id: str, now: float) -> list[ev.RoutingEvent]:
         """The agent finished wrap-up early (or the wrap-up timer fired)."""
@@ -291,6 +319,10 @@ class Engine:
     def task(self, task_id: str) -> Task:
         """A live or recently ended task."""
         return self._task(task_id, ended_ok=True)
+
+    def reservation(self, reservation_id: str) -> Reservation:
+        """A pending reservation (NotFound once answered, withdrawn or expired)."""
+        return self._reservation(reservation_id)
 
     def current_target(self, task: Task) -> Target | None:
         chain = self._chains.get(task.id, [])

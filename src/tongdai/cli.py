@@ -54,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     uc.add_argument("--name", default="")
     uc.add_argument("--password", help="read from the terminal when omitted")
     sub.add_parser("demo", help="load the demo tenant (on an empty database) and print its log-ins")
+    sim = sub.add_parser("simulate", help="run a routing scenario through the engine (see docs/routing.md)")
+    sim.add_argument("scenario", help="scenario file (YAML or JSON)")
+    sim.add_argument("--seed", type=int, help="override the scenario's seed")
+    sim.add_argument("--json", action="store_true", help="print the full report as JSON")
     cfg = sub.add_parser("config", help="show the effective settings or their documentation")
     cfg.add_argument("what", nargs="?", choices=["show", "docs", "events"], default="show",
                      help="show: the effective settings; docs: docs/configuration.md; events: docs/events.md")
@@ -197,6 +201,24 @@ def _config(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from tongdai.core.errors import TongdaiError
+    from tongdai.routing.simulator import format_report, load_scenario, simulate
+
+    try:
+        report = simulate(load_scenario(args.scenario), seed=args.seed)
+    except (OSError, TongdaiError) as exc:
+        raise UsageError(f"simulate: {getattr(exc, 'message', exc)}") from None
+    if args.json:
+        import json
+
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(format_report(report))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "run": _run, "db": _db, "tenant": _tenant, "user": _user, "demo": _demo, "config": _config,
+    "simulate": _simulate,
 }

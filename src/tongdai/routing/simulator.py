@@ -142,7 +142,13 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario file (YAML or JSON)."""
     import yaml
 
-    return scenario_from_dict(yaml.safe_load(Path(path).read_text()))
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{path}: not YAML: {exc}".splitlines()[0], error_id="invalid_scenario") from None
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{path}: a scenario is a mapping", error_id="invalid_scenario")
+    return scenario_from_dict(raw)
 
 
 # ---------------------------------------------------------------- statistics
@@ -440,3 +446,30 @@ def _interval(xs: list[float]) -> tuple[float, float, float]:
     t = _T975.get(n) or _T975[max(k for k in _T975 if k <= n)]
     half = t * sd / math.sqrt(n)
     return mean, mean - half, mean + half
+
+
+def format_report(report: Report) -> str:
+    """A plain table: one line per queue and per arrival stream, then the total."""
+    cols = ("offered", "answered", "abandoned", "left", "service_level", "asa_s", "abandonment", "occupancy")
+    head = f"{'':<22}" + "".join(f"{c:>14}" for c in cols)
+    lines = [head]
+
+    def row(name: str, values: Mapping[str, float]) -> str:
+        cells = []
+        for c in cols:
+            v = values.get(c)
+            if v is None:
+                cells.append(f"{'':>14}")
+            elif c in ("service_level", "abandonment", "occupancy"):
+                cells.append(f"{v:>13.1%} ")
+            elif c == "asa_s":
+                cells.append(f"{v:>12.1f} s")
+            else:
+                cells.append(f"{int(v):>14,}")
+        return f"{name:<22}" + "".join(cells)
+
+    lines += [row(f"queue {q}", v) for q, v in report.queues.items()]
+    lines += [row(f"stream {s}", v) for s, v in report.streams.items()]
+    lines.append(row("all", report.overall))
+    lines.append(f"{report.decisions:,} routing decisions, {report.events:,} engine events")
+    return "\n".join(lines)

@@ -125,7 +125,7 @@ async def test_given_unknown_task_then_404(api):
 
 async def test_given_queue_stats_then_waiting_counts_show(api):
     admin = await api.headers(demo.ADMIN_LOGIN)
-    for i in range(3):
+    for _ in range(3):
         await api.client.post("/api/v1/routing/tasks", headers=admin,
                               json={"channel": "email", "attributes": {"queue": "support"}})
     stats = {q["queue_id"]: q for q in (await api.client.get("/api/v1/routing/queues", headers=admin)).json()}
@@ -153,8 +153,6 @@ async def test_given_restart_then_stored_tasks_are_routed_again_and_held_ones_ke
         await first.client.aclose()
         await first.app.stop()
 
-    settings_dir = tmp_path / "again"
-    settings_dir.mkdir()
     from tongdai.app import build_app
     from tongdai.core.config import load_settings
 

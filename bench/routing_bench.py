@@ -120,8 +120,8 @@ class NaiveDriver:
         for wid, attrs in world.agents:
             w = ed.e.workers[wid]
             self.r.workers[wid] = NWorker(wid, {**attrs, "id": wid}, w.idle_since)
-        for (_qid, _ch), heap in ed.e._theaps.items():
-            for score, seq, stamp, tid in heap:
+        for heap in ed.e._theaps.values():
+            for _score, seq, stamp, tid in heap:
                 t = ed.e.tasks.get(tid)
                 if t is not None and t.waiting and t.stamp == stamp:
                     self.r.waiting[tid] = NTask(tid, t.queue_id or "", t.priority, t.created_at or 0.0, seq)

@@ -4,6 +4,7 @@ speaking G.711, and audio flows both ways."""
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import os
 import re
@@ -54,6 +55,11 @@ async function answerOffer(sdp) {
   return pc.localDescription.sdp;
 }
 async function takeAnswer(sdp) { await pc.setRemoteDescription({type: 'answer', sdp}); }
+async function waitConnected(ms) {
+  const until = Date.now() + ms;
+  while (pc.connectionState !== 'connected' && Date.now() < until) await new Promise(r => setTimeout(r, 50));
+  return pc.connectionState;
+}
 async function audioStats() {
   const out = {inPackets: 0, inBytes: 0, outPackets: 0, codecs: [], state: pc.connectionState};
   (await pc.getStats()).forEach(s => {
@@ -115,7 +121,11 @@ async def test_browser_offer_through_rtpengine_to_plain_g711_leg_carries_audio_b
             assert "UDP/TLS/RTP/SAVPF" in to_browser and "a=fingerprint:" in to_browser
             assert "a=rtcp-mux" in to_browser and "a=ice-ufrag:" in to_browser
             await page.evaluate("sdp => takeAnswer(sdp)", to_browser)
-            await plain.send(tone_frames(440, 3.0))
+            # ICE and DTLS first (slower when the machine is busy), then 3 s of audio each way
+            sending = asyncio.create_task(plain.send(tone_frames(440, 10.0)))
+            assert await page.evaluate("waitConnected(10000)") == "connected"
+            await asyncio.sleep(3.0)
+            sending.cancel()
             stats = await page.evaluate("audioStats()")
         finally:
             await browser.close()
@@ -145,7 +155,10 @@ async def test_plain_caller_to_browser_with_opus_policy_transcodes_g711_to_opus_
             answer = loopback_candidates_only(await page.evaluate("sdp => answerOffer(sdp)", to_browser))
             to_plain = await anchor.answer("webrtc-2", "plain", "browser", answer, webrtc=True)
             plain.remote = sdp_media_address(to_plain)
-            await plain.send(tone_frames(440, 3.0))
+            sending = asyncio.create_task(plain.send(tone_frames(440, 10.0)))
+            assert await page.evaluate("waitConnected(10000)") == "connected"
+            await asyncio.sleep(3.0)
+            sending.cancel()
             stats = await page.evaluate("audioStats()")
         finally:
             await browser.close()

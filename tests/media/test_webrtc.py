@@ -168,3 +168,27 @@ async def test_plain_caller_to_browser_with_opus_policy_transcodes_g711_to_opus_
     assert stats["inPackets"] > 50
     assert plain.received.packets > 50 and plain.received.payload_types <= {0, 101}
     print("browser stats", stats, "plain leg received", plain.received.packets)
+
+
+async def test_browser_calling_the_echo_test_hears_its_own_audio(rtpengine, page_url):
+    from playwright.async_api import async_playwright
+
+    ng = rtpengine.client()
+    anchor = RtpengineAnchor(ng)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(page_url)
+            offer = loopback_candidates_only(await page.evaluate("makeOffer()"))
+            answer = await anchor.echo("webrtc-echo", "browser", offer, webrtc=True)
+            assert "UDP/TLS/RTP/SAVPF" in answer and "a=fingerprint:" in answer
+            await page.evaluate("sdp => takeAnswer(sdp)", answer)
+            assert await page.evaluate("waitConnected(10000)") == "connected"
+            await asyncio.sleep(2.0)
+            stats = await page.evaluate("audioStats()")
+        finally:
+            await browser.close()
+    await anchor.delete("webrtc-echo")
+    await ng.close()
+    assert stats["outPackets"] > 50 and stats["inPackets"] > 50  # what it sent came back

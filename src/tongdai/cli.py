@@ -58,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("scenario", help="scenario file (YAML or JSON)")
     sim.add_argument("--seed", type=int, help="override the scenario's seed")
     sim.add_argument("--json", action="store_true", help="print the full report as JSON")
+    load = sub.add_parser("agents-load", help="simulated agent phones that register and answer calls (load tests)")
+    load.add_argument("--server", default="127.0.0.1:5060", help="tongdai's SIP address, host:port")
+    load.add_argument("--extensions", required=True, help="a range such as 2001-2100, or a comma list")
+    load.add_argument("--password", default="sip-demo-{ext}", help="SIP password pattern ({ext} is replaced)")
+    load.add_argument("--ring", type=float, default=0.5, help="seconds each phone rings before answering")
+    load.add_argument("--talk", type=float, default=5.0, help="seconds of talk before the agent hangs up (0: wait)")
+    load.add_argument("--duration", type=float, default=60.0, help="seconds to run")
     cfg = sub.add_parser("config", help="show the effective settings or their documentation")
     cfg.add_argument("what", nargs="?", choices=["show", "docs", "events"], default="show",
                      help="show: the effective settings; docs: docs/configuration.md; events: docs/events.md")
@@ -218,7 +225,41 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _extensions(spec: str) -> list[str]:
+    """`2001-2100` or `1001,1002`."""
+    if "-" in spec and "," not in spec:
+        first, _, last = spec.partition("-")
+        if not (first.isdigit() and last.isdigit()) or int(last) < int(first):
+            raise UsageError(f"agents-load: bad range {spec!r}")
+        return [str(n).zfill(len(first)) for n in range(int(first), int(last) + 1)]
+    return [e.strip() for e in spec.split(",") if e.strip()]
+
+
+def _agents_load(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from tongdai.calls.agent_load import AgentFleet
+
+    host, _, port = args.server.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"agents-load: --server must be host:port, not {args.server!r}")
+
+    async def go() -> dict[str, float]:
+        fleet = AgentFleet((host, int(port)), _extensions(args.extensions), lambda e: args.password.format(ext=e),
+                           ring_s=args.ring, talk_s=args.talk or None)
+        await fleet.start()
+        try:
+            print(f"registered {await fleet.register_all()} of {len(fleet.agents)} phones", flush=True)
+            await asyncio.sleep(args.duration)
+            return fleet.summary()
+        finally:
+            await fleet.stop()
+
+    print(json.dumps(asyncio.run(go()), indent=2))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "run": _run, "db": _db, "tenant": _tenant, "user": _user, "demo": _demo, "config": _config,
-    "simulate": _simulate,
+    "simulate": _simulate, "agents-load": _agents_load,
 }

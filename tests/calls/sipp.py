@@ -41,7 +41,7 @@ def register(ext: str, password: str, contact_port: int, server_port: int, expir
 
 def sipp_command(scenario: str, server_port: int, *, port: int, calls: int = 1, rate: int = 10,
                  service: str = "", caller: str = "", keys: dict[str, str] | None = None, workdir: Path,
-                 timeout_s: int = 30, local_ip: str = "127.0.0.1") -> list[str]:
+                 timeout_s: int = 30, local_ip: str = "127.0.0.1", limit: int | None = None) -> list[str]:
     """A SIPp command line for one of the scenarios here ("uas"/"uac": SIPp's built-in ones)."""
     cmd = ["sipp", "-sn" if scenario in ("uas", "uac") else "-sf",
            scenario if scenario in ("uas", "uac") else str(SCENARIOS / scenario)]
@@ -50,6 +50,8 @@ def sipp_command(scenario: str, server_port: int, *, port: int, calls: int = 1, 
         cmd += ["-m", str(calls), "-r", str(rate)]
     if service:
         cmd += ["-s", service]
+    if limit is not None:
+        cmd += ["-l", str(limit)]
     if caller:
         users = workdir / f"users_{caller}.csv"
         users.write_text(f"SEQUENTIAL\n{caller}\n")

@@ -43,7 +43,7 @@ from tongdai.routing.model import (
     TaskState,
     Worker,
 )
-from tongdai.routing.strategies import Strategy, weight, weighted_choice, worker_key
+from tongdai.routing.strategies import Strategy, effective, weight, weighted_choice, worker_key
 from tongdai.routing.workflow import Target, Workflow
 
 WorkerEntry = tuple[tuple[float, ...], str, int]
@@ -75,6 +75,7 @@ class Engine:
         self._theaps: dict[tuple[str, str], list[TaskEntry]] = {}
         self._waiting: dict[str, int] = {}
         self._rr: dict[str, dict[str, float]] = {}
+        self._ordering: dict[str, tuple[str, str | None]] = {}
         self._timers: list[Timer] = []
         self._seq = itertools.count(1)
         self._out: list[ev.RoutingEvent] = []
@@ -89,6 +90,7 @@ class Engine:
         if queue.id in self.queues:
             self._drop_membership(queue.id)
         self.queues[queue.id] = queue
+        self._ordering[queue.id] = _ordering(queue)
         self._members[queue.id] = set()
         self._wheaps[queue.id] = []
         self._rr.setdefault(queue.id, {})
@@ -446,14 +448,21 @@ class Engine:
 
     def _publish(self, w: Worker) -> None:
         """Push the worker's current entries into its queues' heaps if it can take work."""
-        if w.heap_version != w.version and w.routable():
-            w.heap_version = w.version
-            for qid in w.queues:
-                self._push_worker(self.queues[qid], w)
+        if w.heap_version == w.version or not w.routable():
+            return
+        w.heap_version = w.version
+        keys: dict[tuple[str, str | None], tuple[float, ...]] = {}
+        for qid in w.queues:
+            q = self.queues[qid]
+            kind = self._ordering[qid]
+            key = keys.get(kind)
+            if key is None:  # queues ordered the same way share the key (most are longest idle)
+                key = keys[kind] = self.score_of(q, w)
+            self._push_entry(q, (key, w.id, w.version))
 
-    def _push_worker(self, q: Queue, w: Worker) -> None:
+    def _push_entry(self, q: Queue, entry: WorkerEntry) -> None:
         heap = self._wheaps[q.id]
-        heapq.heappush(heap, (self.score_of(q, w), w.id, w.version))
+        heapq.heappush(heap, entry)
         if len(heap) > 4 * len(self._members[q.id]) + 64:
             self._compact(q)
 
@@ -879,6 +888,16 @@ class Engine:
         "task_timeout": _on_task_timeout, "preferred": _on_preferred, "exclusion": _on_exclusion,
         "wrap_up": _on_wrap_up,
     }
+
+
+def _ordering(queue: Queue) -> tuple[str, str | None]:
+    """Queues with the same ordering give a worker the same heap key (round robin is per queue)."""
+    s = effective(queue)
+    if s is Strategy.ROUND_ROBIN:
+        return s.value, queue.id
+    if s in (Strategy.MOST_SKILLED, Strategy.LEAST_SKILLED):
+        return s.value, queue.skill
+    return s.value, None
 
 
 def _cand(c: Candidate) -> dict[str, Any]:

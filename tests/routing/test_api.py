@@ -172,3 +172,44 @@ async def test_given_restart_then_stored_tasks_are_routed_again_and_held_ones_ke
     finally:
         await client.aclose()
         await app.stop()
+
+
+async def test_given_offer_not_answered_then_the_shell_timer_times_it_out_and_agent_goes_not_ready(tmp_path):
+    import asyncio
+
+    a = await make_api(f"sqlite+aiosqlite:///{tmp_path / 't.db'}", tmp_path, **{"routing.offer_timeout_s": 0.3})
+    try:
+        admin = await a.headers(demo.ADMIN_LOGIN)
+        lan_id = await _agent_id(a, "Nguyễn", admin)
+        await a.client.post("/api/v1/routing/tasks", headers=admin,
+                            json={"id": "c1", "channel": "chat", "attributes": {"queue": "sales"}})
+        r = await a.client.post("/api/v1/routing/agents/activity", headers=admin,
+                                json={"agent_id": lan_id, "activity": "available"})
+        assert any(e["type"] == "task.reserved" for e in r.json()["events"])
+        states: list[str] = []
+        for _ in range(40):  # at most 2 s
+            await asyncio.sleep(0.05)
+            states = [x["activity"] for x in (await a.client.get("/api/v1/routing/agents", headers=admin)).json()
+                      if x["worker_id"] == lan_id]
+            if states == ["not_ready"]:
+                break
+        assert states == ["not_ready"]
+        (task,) = (await a.client.get("/api/v1/routing/tasks", params={"task_id": "c1"}, headers=admin)).json()
+        assert task["state"] == "pending"
+        async with a.app.db.session() as s:
+            assert (await s.get(RoutingTask, "c1")).state == "pending"
+    finally:
+        await a.client.aclose()
+        await a.app.stop()
+
+
+async def test_given_agent_skills_changed_in_directory_then_routing_membership_follows(api):
+    admin = await api.headers(demo.ADMIN_LOGIN)
+    minh_id = await _agent_id(api, "Trần", admin)
+    queues = {q["queue_id"]: q for q in (await api.client.get("/api/v1/routing/queues", headers=admin)).json()}
+    assert queues["support"]["members"] == 3
+    r = await api.client.patch(f"/api/v1/agents/{minh_id}", headers=admin,
+                               json={"skills": {"sales": 5, "support": 4}})
+    assert r.status_code == 200, r.text
+    queues = {q["queue_id"]: q for q in (await api.client.get("/api/v1/routing/queues", headers=admin)).json()}
+    assert queues["support"]["members"] == 4

@@ -45,3 +45,6 @@ class MediaSettings(BaseModel):
     prompt_max_bytes: int = Field(50_000_000, ge=1024, description="Largest prompt or music-on-hold upload.")
     prompt_max_seconds: float = Field(1800.0, gt=0, description="Longest prompt or music-on-hold file.")
     tts_engine: Literal["espeak-ng"] = Field("espeak-ng", description="Text-to-speech engine for prompts.")
+    recordings_dir: str = Field(
+        "", description="Call recordings (stereo WAV with a JSON sidecar, by tenant and day). Empty: <data_dir>/recordings."
+    )

@@ -9,6 +9,7 @@ from tongdai.core.errors import Conflict, NotFound
 from tongdai.routing import events as ev
 from tongdai.routing.engine import Engine, events_of
 from tongdai.routing.model import Activity, Queue, TaskState
+from tongdai.routing.strategies import Strategy
 from tongdai.routing.workflow import Filter, Target, Workflow, load_workflow
 
 # ---------------------------------------------------------------- reservations
@@ -350,3 +351,19 @@ def test_given_queue_stats_then_waiting_and_free_counted():
     e.submit(task("t2", "q"), 5)
     s = e.queue_stats("q", 65)
     assert (s["waiting"], s["oldest_wait_s"], s["members"], s["available"]) == (1, 60, 1, 0)
+
+
+def test_given_preferred_agent_removed_while_offered_then_task_is_not_offered_back_to_them():
+    q = Queue("q", strategy=Strategy.PREFERRED, preferred_wait_s=60)
+    e = engine_with([q], [agent("p"), agent("other")])
+    assert offered_to(e.submit(task("t", "q", preferred_worker="p"), 0)) == [("p",)]
+    evs = e.remove_worker("p", 1)
+    assert "p" not in e.workers and all("p" not in ws for ws in offered_to(evs))
+
+
+def test_given_agent_holding_an_assigned_task_then_removal_is_refused():
+    e = engine_with([Queue("q")], [agent("a")])
+    e.submit(task("t", "q"), 0)
+    e.accept(e.task("t").reservation_id, 0)
+    with pytest.raises(Conflict):
+        e.remove_worker("a", 1)

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.routing.helpers import agent
+from tongdai.core.errors import Conflict
 from tongdai.routing import events as ev
 from tongdai.routing.engine import Engine
 from tongdai.routing.model import Activity, Queue, Task, TaskState
@@ -82,7 +83,7 @@ def _check(e: Engine, now: float, assigned: collections.Counter[str]) -> None:
 
 
 OPS = st.sampled_from(["submit", "submit", "submit", "activity", "accept", "accept", "reject", "complete",
-                       "complete", "wrap", "cancel", "tick", "tick", "skills"])
+                       "complete", "wrap", "cancel", "tick", "tick", "skills", "replace"])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -137,6 +138,16 @@ def test_given_random_operations_then_invariants_hold_after_every_step(data, str
             wid = f"w{data.draw(st.integers(0, 5))}"
             skills = {s: data.draw(st.integers(0, 5)) for s in SKILLS}
             evs = e.update_worker(wid, now, attributes={"skills": skills, "languages": ["en"], "weight": 1})
+        elif op == "replace":
+            wid = f"w{data.draw(st.integers(0, 5))}"
+            try:
+                evs = e.remove_worker(wid, now)
+            except Conflict:
+                pass  # holds an assigned task: refused, nothing changed
+            else:
+                skills = {s: data.draw(st.integers(0, 5)) for s in SKILLS}
+                evs += e.add_worker(agent(wid, skills=skills, languages=["vi"], capacity={"chat": 2, "voice": 1},
+                                          total=2, weight=1), now)
         else:
             evs = e.tick(now)
         assigned.update(x.task_id for x in evs if isinstance(x, ev.TaskAssigned))

@@ -144,10 +144,11 @@ class Engine:
         """Remove an agent who holds no task (pending offers are withdrawn and their tasks re-routed)."""
         self._begin(now)
         w = self._worker(worker_id)
+        if any(self.tasks[t].state is not TaskState.RESERVED for t in w.tasks):
+            raise Conflict("the agent holds assigned tasks", error_id="worker_busy")
+        w.activity = Activity.OFFLINE  # so the withdrawn tasks cannot come straight back to it
         for rid in [r.id for r in self.reservations.values() if worker_id in r.worker_ids]:
             self._withdraw(self.reservations[rid], worker_id, "worker_removed")
-        if w.tasks:
-            raise Conflict("the agent holds assigned tasks", error_id="worker_busy")
         self._forget_worker(w)
         return self._end()
 

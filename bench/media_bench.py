@@ -10,7 +10,7 @@ D(i-1, i) = |(R_i - R_{i-1}) - (S_i - S_{i-1})| of every packet; its 99th percen
 reported. CPU is user+system time from /proc/<pid>/stat.
 
     .venv/bin/python bench/media_bench.py [--calls 25,50,100,200,400,600,800] [--seconds 8] [--runs 3]
-        [--record] [--json out.json]
+        [--record] [--rtpengine-threads N] [--json out.json]
 """
 
 from __future__ import annotations
@@ -207,11 +207,13 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--setups", type=int, default=1000)
     parser.add_argument("--record", action="store_true")
+    parser.add_argument("--rtpengine-threads", type=int, default=0, help="rtpengine --num-threads (0: its default)")
     parser.add_argument("--json")
     args = parser.parse_args()
     steps = [int(x) for x in args.calls.split(",")]
     with tempfile.TemporaryDirectory(prefix="tongdai-media-bench-") as tmp:
-        settings = MediaSettings(rtp_port_min=20000, rtp_port_max=29999, rtpengine_log_level=4)
+        settings = MediaSettings(rtp_port_min=20000, rtp_port_max=29999, rtpengine_log_level=4,
+                                 rtpengine_threads=args.rtpengine_threads)
         service = RtpengineService(settings, data_dir=Path(tmp), bus=EventBus())
         await service.start()
         anchor = RtpengineAnchor(service.ng)

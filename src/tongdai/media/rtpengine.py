@@ -224,7 +224,12 @@ class RtpengineService:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.rtpengine_restart_max_s)
             self.restarts += 1
-            await self._spawn()
+            try:
+                await self._spawn()
+            except OSError as exc:  # e.g. the program was removed: keep trying with the backoff
+                log.error("rtpengine could not be started again: %s", exc)
+                self._started_at = time.monotonic()  # counts as a failed run: the backoff keeps growing
+                continue
             if self._healthy:
                 log.warning("rtpengine restarted", extra={"pid": self.process.pid, "restarts": self.restarts})
                 await self._publish(RtpengineRestarted(pid=self.process.pid, restarts=self.restarts,

@@ -131,4 +131,7 @@ def build_app(settings: Settings) -> App:
         sip = SipService(settings.sip, data_dir=settings.data_dir, db=app.db, bus=app.bus)
         sip.anchor, sip.media_ready = media.anchor, media.ready  # calls' media goes through rtpengine
         app.services.append(sip)
+    from tongdai.calls.records import CallRecords
+
+    app.services.append(CallRecords(app.db, app.bus))
     return app

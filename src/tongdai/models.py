@@ -1,5 +1,6 @@
 """Every table of tongdai, imported so that Alembic and tests see one metadata."""
 
+from tongdai.calls import models as _calls  # noqa: F401
 from tongdai.core.db import Base
 from tongdai.directory import models as _directory  # noqa: F401
 from tongdai.iam import models as _iam  # noqa: F401

@@ -108,6 +108,7 @@ class Leg:
     timer: SessionTimer | None = None  # the session interval this party refreshes
     expiry: asyncio.TimerHandle | None = None
     echo: bool = False  # the echo test: this party hears itself
+    status: int = 0  # the final status of this leg's INVITE
 
 
 @dataclass(eq=False)
@@ -125,6 +126,8 @@ class Call:
     legs: list[Leg] = field(default_factory=list)
     #: where this call's media is anchored (chosen when the call starts, kept to its end)
     anchor: MediaAnchor = PASSTHROUGH
+    kind: str = "internal"  # internal (extension to extension), outbound (through a trunk), echo
+    transferred: bool = False
 
 
 class B2bua:
@@ -153,14 +156,18 @@ class B2bua:
     # --- new calls ---
     def place(self, invite: Request, source: Address, dest: Destination, caller_tenant: str | None) -> Response | None:
         """Take a caller's INVITE towards `dest`; answers later (None) or refuses now."""
-        if not dest.targets:  # nobody registered on that extension
-            return invite.response(480, to_tag=new_tag())
         timer, refused = session_timer(invite)
         if refused is not None:
             return refused
         caller = invite.from_().uri.user_unescaped or ""
         call = self._new_call(dest.tenant_id or caller_tenant, caller, dest.label)
+        call.kind = "outbound" if dest.kind == "trunk" else "internal"
         leg = Leg(call, "caller", caller, source, sdp=invite.body)
+        if not dest.targets:  # nobody registered on that extension: the attempt still has its record
+            leg.status, leg.ended = 480, True
+            call.legs.append(leg)
+            self._end(call, "failed 480")
+            return invite.response(480, to_tag=new_tag())
         leg.dialog = Dialog.as_uas(invite, new_tag(), self.contact)
         leg.timer = timer
         self.legs[(invite.call_id, leg.dialog.local_tag)] = leg  # early dialog: PRACK may come
@@ -182,6 +189,7 @@ class B2bua:
     def echo(self, invite: Request, source: Address, tenant_id: str | None) -> Response | None:
         """Answer the echo test: the caller hears its own audio back (through the media anchor)."""
         call = self._new_call(tenant_id, invite.from_().uri.user_unescaped or "", "9196")
+        call.kind = "echo"
         leg = Leg(call, "caller", call.caller, source, sdp=invite.body, echo=True)
         leg.dialog = Dialog.as_uas(invite, new_tag(), self.contact)
         call.legs.append(leg)
@@ -215,6 +223,7 @@ class B2bua:
         ok = invite.response(200, to_tag=leg.dialog.local_tag)
         self._dialog_headers(ok, sdp)
         self.legs[(invite.call_id, leg.dialog.local_tag)] = leg
+        leg.status = 200
         self.stack.respond_to(invite, ok)
         leg.call.answered = time.time()
 
@@ -246,7 +255,8 @@ class B2bua:
             return
         if b is None or final is None or final.status >= 300:
             status = final.status if final is not None else 408
-            self.stack.respond_to(invite, invite.response(status if status < 700 else 500, to_tag=a.dialog.local_tag))
+            a.status = status if status < 700 else 500
+            self.stack.respond_to(invite, invite.response(a.status, to_tag=a.dialog.local_tag))
             self._forget(a)
             self._end(a.call, f"failed {status}")
             return
@@ -258,6 +268,7 @@ class B2bua:
         self._session_timer(a, ok)
         a.peer, b.peer = b, a
         a.reliable = None
+        a.status = 200
         self.stack.respond_to(invite, ok)
         a.call.answered = time.time()
         self.on_event(CallAnswered(tenant_id=a.call.tenant_id, at=a.call.answered, call_id=a.call.id,
@@ -278,7 +289,6 @@ class B2bua:
             if final is not None and final.status in (401, 407) and dest.username:
                 final = await self._invite(leg, uri, owner, body, ringing, challenge=final, dest=dest)
             if final is not None and final.status < 300:
-                owner.call.legs.append(leg)
                 return leg, final
             if not should_fail_over(final):
                 break  # the carrier answered for the callee (486, 404...): another gateway would too
@@ -307,8 +317,6 @@ class B2bua:
                         self._spawn(self._hang_up(leg))
                 elif winner is None and _rank(final) >= _rank(best):
                     best = final
-        if winner is not None:
-            owner.call.legs.append(winner)
         return winner, best
 
     async def _invite(self, leg: Leg, uri: str, owner: Leg, body: bytes,
@@ -327,6 +335,8 @@ class B2bua:
         if body:
             headers.append(("content-type", "application/sdp"))
         invite = leg.invite = Request("INVITE", uri, headers, body)
+        if leg not in owner.call.legs:
+            owner.call.legs.append(leg)
         self.pending[(call_id, tag)] = leg
         try:
             final = await asyncio.wait_for(self.stack.request(invite, leg.dest, on_provisional=ringing),
@@ -337,6 +347,8 @@ class B2bua:
                 await self.stack.cancel(invite, leg.dest)
         finally:
             self.pending.pop((call_id, tag), None)
+        leg.status = final.status if final is not None else 408
+        leg.ended = leg.status >= 300
         log.info("call leg answered" if final is not None and final.status < 300 else "call leg failed",
                  extra={"call_id": owner.call.id, "uri": uri, "dest": f"{leg.dest[0]}:{leg.dest[1]}",
                         "status": final.status if final is not None else "timeout"})
@@ -534,6 +546,7 @@ class B2bua:
         await self._notify_refer(transferor, 200 if ok else 488, "OK" if ok else "Not Acceptable Here", done=True)
         if ok:
             self._detach(transferor)
+            transferee.call.transferred = True
             self.on_event(CallTransferred(tenant_id=transferee.call.tenant_id, at=time.time(),
                                           call_id=transferee.call.id, transferee=transferee.label,
                                           target=dest.label, attended=False))
@@ -549,6 +562,7 @@ class B2bua:
         if ok:
             self._detach(transferor)
             self._detach(other)
+            transferee.call.transferred = True
             self.on_event(CallTransferred(tenant_id=transferee.call.tenant_id, at=time.time(),
                                           call_id=transferee.call.id, transferee=transferee.label,
                                           target=target.label, attended=True))
@@ -672,10 +686,13 @@ class B2bua:
         self.calls.pop(call.id, None)
         self._spawn(call.anchor.delete(call.id))
         talk = call.ended - call.answered if call.answered else 0.0
-        self.on_event(CallEnded(tenant_id=call.tenant_id, at=call.ended, call_id=call.id, caller=call.caller,
-                                callee=call.callee, answered=call.answered is not None,
+        legs = tuple({"role": leg.role, "party": leg.label, "answered": 200 <= leg.status < 300, "status": leg.status}
+                     for leg in call.legs)
+        self.on_event(CallEnded(tenant_id=call.tenant_id, at=call.ended, call_id=call.id, kind=call.kind,
+                                caller=call.caller, callee=call.callee, answered=call.answered is not None,
+                                started_at=call.started, answered_at=call.answered,
                                 ring_seconds=round((call.answered or call.ended) - call.started, 3),
-                                talk_seconds=round(talk, 3), cause=cause))
+                                talk_seconds=round(talk, 3), cause=cause, transferred=call.transferred, legs=legs))
 
     def _leg_by_dialog(self, call_id: str, tag1: str, tag2: str) -> Leg | None:
         for (cid, local), leg in self.legs.items():

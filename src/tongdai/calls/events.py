@@ -35,14 +35,20 @@ class CallTransferred(Event):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CallEnded(Event):
-    """The call is over: its CDR (times in seconds)."""
+    """The call is over: its CDR (times in seconds since the epoch, durations in seconds) and its legs
+    (`role`, `party`, `answered`, `status`: the final SIP status of each leg's INVITE)."""
 
     name: ClassVar[str] = "call.ended"
     audience: ClassVar[frozenset[str] | None] = _STAFF
     call_id: str
+    kind: str
     caller: str
     callee: str
     answered: bool
+    started_at: float
+    answered_at: float | None
     ring_seconds: float
     talk_seconds: float
     cause: str
+    transferred: bool = False
+    legs: tuple[dict[str, object], ...] = ()

@@ -9,7 +9,7 @@ import importlib
 from tongdai.core.events import Event
 
 #: Modules that define events; a new domain adds its events module here.
-EVENT_MODULES = ("tongdai.directory.events", "tongdai.sip.events", "tongdai.media.engine_events",
+EVENT_MODULES = ("tongdai.directory.events", "tongdai.sip.events", "tongdai.calls.events", "tongdai.media.engine_events",
                  "tongdai.routing.events")
 
 HEADER = """# Event catalogue

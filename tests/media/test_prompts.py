@@ -76,6 +76,15 @@ async def test_espeak_speaks_english_vietnamese_and_chinese_as_8khz_mono_wav(tmp
     assert 0.8 < seconds < 10 and peak > 1000
 
 
+def test_library_from_settings_keeps_prompts_under_the_data_dir_with_the_configured_limits(tmp_path):
+    from tongdai.media.settings import MediaSettings
+
+    library = PromptLibrary.from_settings(MediaSettings(prompt_max_bytes=5000, prompt_max_seconds=9), tmp_path)
+    assert isinstance(library.storage, LocalPromptStorage) and isinstance(library.tts, EspeakTts)
+    assert library.storage.root == tmp_path / "media" / "prompts"
+    assert (library.max_bytes, library.max_seconds) == (5000, 9)
+
+
 def test_language_without_a_voice_is_a_clear_error():
     with pytest.raises(PromptInvalid, match="no text-to-speech voice for language 'xx'"):
         EspeakTts().voice_for("xx")

@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from tongdai.core.errors import InvalidInput
+from tongdai.media.settings import MediaSettings
 
 RATE = 8000
 #: peak below this (16-bit full scale 32767) counts as silence: about -50 dBFS
@@ -152,6 +153,13 @@ class PromptLibrary:
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
         self._locks: dict[str, asyncio.Lock] = {}
+
+    @classmethod
+    def from_settings(cls, settings: MediaSettings, data_dir: Path) -> PromptLibrary:
+        """The library `tongdai run` uses: local files and espeak-ng, limits from the settings."""
+        root = Path(settings.prompts_dir) if settings.prompts_dir else Path(data_dir) / "media" / "prompts"
+        return cls(LocalPromptStorage(root), EspeakTts(), max_bytes=settings.prompt_max_bytes,
+                   max_seconds=settings.prompt_max_seconds)
 
     @staticmethod
     def tts_key(engine: str, text: str, voice: str, language: str) -> str:

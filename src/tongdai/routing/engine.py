@@ -210,7 +210,7 @@ class Engine:
         w.tasks.add(task.id)
         self._touch(w)
         self._emit(ev.TaskAssigned, task_id=task.id, reservation_id="restored", worker_id=w.id,
-                   queue_id=task.queue_id or "", wait_s=0.0)
+                   queue_id=task.queue_id or "", wait_s=0.0, user_id=w.user_id)
         if wrapping:
             self._begin_wrap_up(task, self.queues[task.queue_id].wrap_up_s if task.queue_id in self.queues else 0.0)
         return self._end()
@@ -228,11 +228,11 @@ class Engine:
         task.state, task.worker_id = TaskState.ASSIGNED, wid
         wait = now - (task.created_at or now)
         self._emit(ev.TaskAssigned, task_id=task.id, reservation_id=r.id, worker_id=wid,
-                                   queue_id=r.queue_id, wait_s=wait)
+                   queue_id=r.queue_id, wait_s=wait, user_id=self.workers[wid].user_id)
         losers = [w for w in r.worker_ids if w != wid and w not in r.declined]
         if losers:
             self._emit(ev.ReservationCanceled, task_id=task.id, reservation_id=r.id, worker_ids=tuple(losers),
-                                              reason="answered_elsewhere")
+                       reason="answered_elsewhere")
             for lw in losers:
                 self._release(self.workers[lw], task)
             for lw in losers:
@@ -587,7 +587,7 @@ class Engine:
                 self._timer(task.preferred_until, "preferred", task.id, (step, now))
         if reason != "submitted":
             self._emit(ev.TaskEscalated, task_id=task.id, from_queue=previous, to_queue=queue.id, step=step,
-                                        reason=reason)
+                       reason=reason)
         self._emit(ev.TaskQueued, task_id=task.id, queue_id=queue.id, step=step, priority=task.priority)
         if target.timeout_s is not None:
             self._timer(now + target.timeout_s, "step", task.id, (step, now))
@@ -643,7 +643,8 @@ class Engine:
             self._touch(w)
         self._timer(r.expires_at, "reservation", rid, None)
         self._emit(ev.TaskReserved, task_id=task.id, reservation_id=rid, worker_ids=r.worker_ids,
-                                   queue_id=queue.id, expires_at=r.expires_at)
+                   queue_id=queue.id, expires_at=r.expires_at,
+                   user_ids=tuple(w.user_id for w in workers if w.user_id is not None))
 
     def _return_task(self, task: Task, why: str) -> None:
         """A reservation ended without an answer: the task waits again (keeping its place) or escalates."""
@@ -704,7 +705,7 @@ class Engine:
             r.state = ReservationState.CANCELED
             holders = [w for w in r.worker_ids if w not in r.declined]
             self._emit(ev.ReservationCanceled, task_id=task.id, reservation_id=r.id, worker_ids=tuple(holders),
-                                              reason=reason)
+                       reason=reason)
             freed = [self.workers[w] for w in holders if w in self.workers]
         elif task.state in HOLDING_STATES and task.worker_id in self.workers:
             freed = [self.workers[task.worker_id]]
@@ -730,7 +731,8 @@ class Engine:
         w.activity, w.activity_since = activity, self._now
         if activity is Activity.AVAILABLE and w.load_total == 0:
             w.idle_since = self._now
-        self._emit(ev.WorkerActivityChanged, task_id="", worker_id=w.id, activity=activity.value, reason=reason)
+        self._emit(ev.WorkerActivityChanged, task_id="", worker_id=w.id, activity=activity.value, reason=reason,
+                   user_id=w.user_id)
         self._touch(w)
         if activity is Activity.AVAILABLE:
             self._serve_worker(w, "worker_available")

@@ -32,13 +32,22 @@ class TaskQueued(RoutingEvent):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TaskReserved(RoutingEvent):
-    """A task was offered to one agent (or several for ring-all) until `expires_at`."""
+    """A task was offered to one agent (or several for ring-all) until `expires_at`; agents see only their own."""
 
     name: ClassVar[str] = "task.reserved"
+    audience: ClassVar[frozenset[str] | None] = _STAFF | {Role.AGENT}
     reservation_id: str
     worker_ids: tuple[str, ...]
     queue_id: str
     expires_at: float
+    user_ids: tuple[str, ...] = ()
+    """The offered agents' user accounts (who may see the offer)."""
+
+    def visible_to(self, role: str, tenant_id: str | None, subject_id: str) -> bool:
+        """Staff of the tenant, and the agents offered the task."""
+        if role == Role.AGENT:
+            return self.tenant_id == tenant_id and subject_id in self.user_ids
+        return role == Role.PROVIDER_ADMIN or (role in _STAFF and self.tenant_id == tenant_id)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -46,10 +55,13 @@ class TaskAssigned(RoutingEvent):
     """An agent accepted the offer: the task is theirs."""
 
     name: ClassVar[str] = "task.assigned"
+    audience: ClassVar[frozenset[str] | None] = _STAFF | {Role.AGENT}
     reservation_id: str
     worker_id: str
     queue_id: str
     wait_s: float
+    user_id: str | None = None
+    """The agent's user account: that agent sees the event."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -125,6 +137,9 @@ class WorkerActivityChanged(RoutingEvent):
     """An agent's activity changed (available, not_ready, offline); `task_id` is the cause if any."""
 
     name: ClassVar[str] = "agent.activity_changed"
+    audience: ClassVar[frozenset[str] | None] = _STAFF | {Role.AGENT}
     worker_id: str
     activity: str
     reason: str
+    user_id: str | None = None
+    """The agent's user account: that agent sees the event."""

@@ -12,7 +12,7 @@ import logging
 import signal
 import sys
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import uvicorn
 from fastapi import APIRouter
@@ -118,6 +118,27 @@ class _Server(uvicorn.Server):
         return
 
 
+def _routing(app: App) -> Any:
+    """The one routing service, shared by call control and the API."""
+    from tongdai.routing.service import RoutingService
+
+    svc = getattr(app.http.state, "routing", None)
+    if svc is None:
+        svc = RoutingService(app.db, app.bus, offer_timeout_s=app.settings.routing.offer_timeout_s)
+        app.http.state.routing = svc
+    return svc
+
+
+def _inbound_calls(app: App, media: Any) -> Any:
+    """The factory of the contact centre's inbound calls (built on the B2BUA when SIP is up)."""
+    from tongdai.calls.inbound import InboundCalls, default_music
+
+    def music() -> str | None:
+        return str(default_music(app.settings.data_dir / "music"))
+
+    return lambda b2bua: InboundCalls(b2bua, _routing(app), app.db, app.bus, music=music)
+
+
 def build_app(settings: Settings) -> App:
     """Build the App and every service from the settings."""
     app = App(settings)
@@ -130,6 +151,7 @@ def build_app(settings: Settings) -> App:
 
         sip = SipService(settings.sip, data_dir=settings.data_dir, db=app.db, bus=app.bus)
         sip.anchor, sip.media_ready = media.anchor, media.ready  # calls' media goes through rtpengine
+        sip.inbound_factory = _inbound_calls(app, media)
         app.services.append(sip)
     from tongdai.calls.records import CallRecords
 

@@ -23,6 +23,7 @@ from urllib.parse import unquote
 
 from tongdai.calls.events import CallAnswered, CallEnded, CallTransferred
 from tongdai.core.events import Event
+from tongdai.media.session import _loopback_answer as loopback_answer
 from tongdai.sip.dialog import Dialog, new_dialog_ids, sipfrag
 from tongdai.sip.digest import answer as digest_answer
 from tongdai.sip.errors import SipParseError
@@ -33,6 +34,7 @@ from tongdai.sip.extensions import (
     wants_reliable_provisionals,
 )
 from tongdai.sip.message import Request, Response, new_tag, parse_name_addr, parse_params
+from tongdai.sip.sdp import answer_audio, parse_sdp
 from tongdai.sip.stack import Address, SipStack
 from tongdai.sip.trunk import should_fail_over
 
@@ -99,6 +101,7 @@ class Leg:
     dialog: Dialog | None = None
     peer: Leg | None = None
     sdp: bytes = b""  # the last media description this party sent
+    local_sdp: bytes = b""  # the last media description tongdai sent this party
     invite: Request | None = None  # our INVITE (callee legs), kept for CANCEL
     ack: Request | None = None  # our ACK of its 2xx, re-sent if the 2xx comes again
     awaiting_ack: Response | None = None  # a 2xx holding an offer, ACKed once the answer is known
@@ -126,8 +129,11 @@ class Call:
     legs: list[Leg] = field(default_factory=list)
     #: where this call's media is anchored (chosen when the call starts, kept to its end)
     anchor: MediaAnchor = PASSTHROUGH
-    kind: str = "internal"  # internal (extension to extension), outbound (through a trunk), echo
+    kind: str = "internal"  # internal (extension to extension), outbound (through a trunk), echo, inbound
     transferred: bool = False
+    queue: str = ""  # inbound calls: the queue the caller waited in, the agent who answered
+    agent: str = ""
+    wait_s: float = 0.0
 
 
 class B2bua:
@@ -147,6 +153,8 @@ class B2bua:
         self.legs: dict[tuple[str, str], Leg] = {}  # (call-id, tongdai's tag) -> leg
         self.pending: dict[tuple[str, str], Leg] = {}  # caller INVITEs not answered yet: (call-id, from-tag)
         self.calls: dict[str, Call] = {}
+        #: called when a call ends (after its CDR event), e.g. to end its routing task
+        self.on_call_end: list[Callable[[Call], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -175,6 +183,85 @@ class B2bua:
         self.pending[(invite.call_id, invite.from_().tag or "")] = leg
         self._spawn(self._connect(invite, leg, dest))
         return None
+
+    # --- for the contact centre (calls/inbound.py): a caller answered by tongdai, joined later ---
+    def new_call(self, tenant_id: str | None, caller: str, callee: str) -> Call:
+        """A new call whose media goes through the anchor when it is ready."""
+        return self._new_call(tenant_id, caller, callee)
+
+    def spawn(self, coro: object) -> None:
+        """Run `coro` as a call task (its failure is logged, never lost)."""
+        self._spawn(coro)
+
+    async def answer_locally(self, leg: Leg, offer: bytes) -> bytes:
+        """The answer tongdai gives a caller it takes itself (prompts and music before an agent): the
+        caller's media is anchored against a silent internal side until `bridge`."""
+        assert leg.dialog is not None
+        if leg.call.anchor is PASSTHROUGH or not offer:
+            parsed = parse_sdp(offer.decode("utf-8", "replace")) if offer else None
+            return str(answer_audio(parsed, address=self.host, port=9, direction="inactive")).encode() if parsed else b""
+        tag = leg.dialog.local_tag
+        towards = await leg.call.anchor.offer(leg.call.id, tag, offer.decode())
+        return (await leg.call.anchor.answer(leg.call.id, tag, f"{tag}-hold", loopback_answer(towards))).encode()
+
+    def accept(self, invite: Request, leg: Leg, sdp: bytes) -> None:
+        """Answer the caller's INVITE with `sdp`: its dialog is up."""
+        assert leg.dialog is not None
+        leg.local_sdp = sdp
+        ok = invite.response(200, to_tag=leg.dialog.local_tag)
+        self._dialog_headers(ok, sdp)
+        self.legs[(invite.call_id, leg.dialog.local_tag)] = leg
+        leg.status = 200
+        self.stack.respond_to(invite, ok)
+
+    def refuse(self, invite: Request, leg: Leg, status: int) -> None:
+        assert leg.dialog is not None
+        leg.status, leg.ended = status, True
+        self.stack.respond_to(invite, invite.response(status, to_tag=leg.dialog.local_tag))
+        self._end(leg.call, f"failed {status}")
+
+    async def reoffer(self, leg: Leg) -> bytes:
+        """An offer for a new party from `leg`'s media (anchored again, or `leg`'s own SDP)."""
+        assert leg.dialog is not None
+        if leg.call.anchor is PASSTHROUGH:
+            return leg.sdp
+        return (await leg.call.anchor.offer(leg.call.id, leg.dialog.local_tag, leg.sdp.decode())).encode()
+
+    async def originate(self, owner: Leg, dest: Destination, body: bytes) -> tuple[Leg | None, Response | None]:
+        """Ring `dest` for `owner`'s call (all targets at once); the answering leg and the final answer."""
+        return await self._fork(owner, dest, body, None)
+
+    async def bridge(self, caller: Leg, other: Leg) -> None:
+        """Join a caller tongdai answered with a leg that just answered: the anchor's answer goes to
+        the caller in a re-INVITE when its media address changed."""
+        assert caller.dialog is not None and other.dialog is not None
+        call = caller.call
+        if call.anchor is not PASSTHROUGH:
+            with contextlib.suppress(Exception):
+                await call.anchor.stop_play(call.id, caller.dialog.local_tag)  # type: ignore[attr-defined]
+            fresh = (await call.anchor.answer(call.id, caller.dialog.local_tag, other.dialog.local_tag,
+                                              other.sdp.decode())).encode()
+        else:
+            fresh = other.sdp
+        if fresh and _media_address(fresh) != _media_address(caller.local_sdp):
+            reinvite = caller.dialog.request("INVITE", body=fresh)
+            final = await self._request(reinvite, caller)
+            if final is not None and final.status < 300:
+                caller.ack = self._ack_in_dialog(caller, reinvite, b"")
+                caller.local_sdp = fresh
+        caller.peer, other.peer = other, caller
+        call.answered = time.time()
+        self.on_event(CallAnswered(tenant_id=call.tenant_id, at=call.answered, call_id=call.id,
+                                   caller=call.caller, callee=call.callee))
+
+    async def hang_up(self, leg: Leg) -> None:
+        await self._hang_up(leg)
+
+    def cancel_ringing(self, call: Call) -> None:
+        """CANCEL every leg of `call` still ringing."""
+        for leg in list(self.pending.values()):
+            if leg.call is call and leg.role != "caller" and leg.invite is not None:
+                self._spawn(self._cancel(leg))
 
     def _new_call(self, tenant_id: str | None, caller: str, callee: str) -> Call:
         call = Call(f"c{next(_ids)}-{new_tag()}", tenant_id, caller, callee, time.time())
@@ -688,11 +775,17 @@ class B2bua:
         talk = call.ended - call.answered if call.answered else 0.0
         legs = tuple({"role": leg.role, "party": leg.label, "answered": 200 <= leg.status < 300, "status": leg.status}
                      for leg in call.legs)
+        for hook in self.on_call_end:
+            try:
+                hook(call)
+            except Exception:
+                log.exception("call end hook failed", extra={"call_id": call.id})
         self.on_event(CallEnded(tenant_id=call.tenant_id, at=call.ended, call_id=call.id, kind=call.kind,
                                 caller=call.caller, callee=call.callee, answered=call.answered is not None,
                                 started_at=call.started, answered_at=call.answered,
                                 ring_seconds=round((call.answered or call.ended) - call.started, 3),
-                                talk_seconds=round(talk, 3), cause=cause, transferred=call.transferred, legs=legs))
+                                talk_seconds=round(talk, 3), cause=cause, transferred=call.transferred, legs=legs,
+                                queue=call.queue, agent=call.agent, wait_seconds=round(call.wait_s, 3)))
 
     def _leg_by_dialog(self, call_id: str, tag1: str, tag2: str) -> Leg | None:
         for (cid, local), leg in self.legs.items():
@@ -734,6 +827,13 @@ def _mirror_direction(offer: bytes, answer: bytes) -> bytes:
     if _DIRECTION.search(answer):
         return _DIRECTION.sub(b"a=" + wanted, answer)
     return answer.rstrip(b"\r\n") + b"\r\na=" + wanted + b"\r\n"
+
+
+def _media_address(sdp: bytes) -> tuple[bytes, bytes]:
+    """The connection address and audio port of an SDP (what a re-INVITE must tell when it changes)."""
+    conn = re.search(rb"^c=IN IP[46] (\S+)", sdp, re.M)
+    port = re.search(rb"^m=audio (\d+)", sdp, re.M)
+    return (conn.group(1) if conn else b"", port.group(1) if port else b"")
 
 
 def _rank(final: Response | None) -> int:

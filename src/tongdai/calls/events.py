@@ -52,3 +52,6 @@ class CallEnded(Event):
     cause: str
     transferred: bool = False
     legs: tuple[dict[str, object], ...] = ()
+    queue: str = ""
+    agent: str = ""
+    wait_seconds: float = 0.0

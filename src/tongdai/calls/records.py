@@ -4,6 +4,7 @@ so a crash loses none that were written (a service of the composition root)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from tongdai.calls.events import CallEnded
@@ -21,6 +22,8 @@ def disposition(event: CallEnded) -> str:
     cause = event.cause
     if cause == "cancelled":
         return "cancelled"
+    if event.kind == "inbound" and event.queue:
+        return "abandoned"
     if cause.startswith("failed "):
         status = cause.removeprefix("failed ")
         if status in ("486", "600"):
@@ -44,7 +47,7 @@ class CallRecords:
     def __init__(self, db: Database, bus: EventBus) -> None:
         self.db, self.bus = db, bus
         self.written = 0
-        self._unsubscribe = lambda: None
+        self._unsubscribe: Callable[[], None] = lambda: None
 
     async def start(self) -> None:
         self._unsubscribe = self.bus.subscribe(CallEnded, self.call_ended)
@@ -61,10 +64,11 @@ class CallRecords:
             callee=event.callee, started_at=_at(event.started_at), answered_at=_at(event.answered_at),
             ended_at=_at(event.at), ring_s=event.ring_seconds, talk_s=event.talk_seconds,
             disposition=disposition(event), cause=event.cause[:200], transferred=event.transferred,
+            queue=event.queue, agent=event.agent, wait_s=event.wait_seconds,
         )
         legs = [CallLegRecord(tenant_id=event.tenant_id, call_id=event.call_id, position=i, role=str(leg["role"]),
                               party=str(leg["party"])[:128], answered=bool(leg["answered"]),
-                              status=int(leg["status"]))  # type: ignore[call-overload]
+                              status=int(str(leg["status"])))
                 for i, leg in enumerate(event.legs)]
         async with self.db.sessionmaker() as session:
             session.add(record)

@@ -13,9 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tongdai.calls.b2bua import PASSTHROUGH, B2bua, Destination, MediaAnchor, Resolver
+
+if TYPE_CHECKING:
+    from tongdai.calls.inbound import InboundCalls
 from tongdai.core.db import Database
 from tongdai.core.events import Event, EventBus
 from tongdai.directory.events import DirectoryChanged
@@ -36,6 +39,15 @@ ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, REFER, NOTIFY, PRACK
 #: Methods tongdai knows but does not accept outside a call (405); anything else is 501.
 KNOWN_METHODS = frozenset({"SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "PRACK", "UPDATE"})
 ECHO_TEST = "9196"
+
+
+@dataclass(frozen=True)
+class NumberRoute:
+    """Where a public number leads."""
+
+    tenant_id: str
+    flow: str
+    queue: str
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,10 @@ class UaCore:
         self.guard: SourceGuard | None = None
         #: the numbers (DIDs) callers reach from outside, without authentication
         self.public_numbers: set[str] = set()
+        #: what each public number leads to (tenant, call flow, queue)
+        self.numbers: dict[str, NumberRoute] = {}
+        #: the contact centre's inbound calls (numbers with a queue); None: numbers answer 404
+        self.inbound: InboundCalls | None = None
         #: source addresses of configured trunks (trusted like `sip.trusted_addresses`)
         self.trunk_addresses: set[str] = set()
         self.b2bua: B2bua | None = None
@@ -208,7 +224,11 @@ class UaCore:
         return resp
 
     def _route(self, req: Request, source: Source, user: str) -> Response | None:
-        """A call to an extension or an outside number: the B2BUA joins it to its destination."""
+        """A call to a public number (the contact centre), an extension or an outside number."""
+        number = self.numbers.get(user)
+        if number is not None and number.queue and self.inbound is not None:
+            self.inbound.take(req, source.addr, number.tenant_id, user, number.queue)
+            return None
         if self.b2bua is None or self.resolve is None:
             return req.response(404, to_tag=new_tag())
         frm = req.from_().uri
@@ -271,6 +291,8 @@ class SipService:
         self.anchor: MediaAnchor | None = None
         self.media_ready: Callable[[], bool] = lambda: self.anchor is not None
         self.registrations: list[TrunkRegistration] = []
+        #: builds the contact centre's inbound calls on the B2BUA once the transports are up
+        self.inbound_factory: Callable[[B2bua], InboundCalls] | None = None
         self.core.trunk_addresses = {_host(a) for t in settings.trunks for a in (*t.inbound_addresses, *t.gateways)}
         self._outbound = [(re.compile(t.outbound_pattern), t) for t in settings.trunks]
 
@@ -289,6 +311,8 @@ class SipService:
                                     anchor=self.anchor, media_ready=self.media_ready,
                                     ring_timeout=self.settings.ring_timeout_s, on_event=self._publish)
             self.core.resolve = self.resolve
+            if self.inbound_factory is not None:
+                self.core.inbound = self.inbound_factory(self.core.b2bua)
             self.registrations = [TrunkRegistration(self.stack, t, self.core.port) for t in self.settings.trunks
                                   if t.registration]
             for reg in self.registrations:
@@ -341,7 +365,7 @@ class SipService:
             return
         from sqlalchemy import select
 
-        from tongdai.directory.models import Agent, Number
+        from tongdai.directory.models import Agent, Number, Queue
         from tongdai.iam.models import Tenant
 
         accounts: dict[str, list[Account]] = {}
@@ -351,7 +375,10 @@ class SipService:
                                    .where(Agent.active.is_(True), Agent.sip_password != ""))
             for ext, pw, tid, slug in rows:
                 accounts.setdefault(ext, []).append(Account(tid, slug, ext, pw))
-            numbers = set((await s.execute(select(Number.e164))).scalars())
+            rows = await s.execute(select(Number.e164, Number.tenant_id, Number.flow, Queue.name)
+                                   .outerjoin(Queue, Queue.id == Number.queue_id))
+            self.core.numbers = {e164: NumberRoute(tid, flow, queue or "") for e164, tid, flow, queue in rows}
+            numbers = set(self.core.numbers)
         self.credentials.accounts = accounts
         self.core.public_numbers = numbers
 

@@ -1,0 +1,251 @@
+"""Inbound calls to the contact centre: a caller dials one of the tenant's numbers, tongdai answers,
+the caller waits in a queue with music, and the routing engine's offers ring agents' phones until one
+answers; then caller and agent talk. Everything that happens goes to the queue log.
+
+The asyncio shell between the B2BUA (SIP legs, media anchor) and the routing service (the pure engine):
+  number -> `take` -> answer + music -> routing task (queue log `entered`)
+  TaskReserved -> ring the offered agents' devices (`offered`) -> answer: accept, bridge (`answered`)
+                                                               -> no answer / busy: reject (`missed`)
+  ReservationTimedOut -> cancel the ringing
+  caller hangs up while waiting -> task cancelled as abandoned (`abandoned`, with position and wait)
+  the call ends after the bridge -> task completed (the agent's wrap-up starts)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from tongdai.calls.b2bua import PASSTHROUGH, B2bua, Call, Destination, Leg
+from tongdai.calls.models import QueueLogEntry
+from tongdai.core.db import Database
+from tongdai.core.errors import TongdaiError
+from tongdai.core.events import EventBus
+from tongdai.routing.events import ReservationTimedOut, TaskLeftQueue, TaskReserved
+from tongdai.routing.model import Task, TaskState
+from tongdai.routing.service import RoutingService
+from tongdai.sip.dialog import Dialog
+from tongdai.sip.message import Request, new_tag
+from tongdai.sip.stack import Address
+
+log = logging.getLogger(__name__)
+#: How long music files repeat (rtpengine's repeat count): the caller hears it until an agent answers.
+MOH_REPEAT = 1000
+
+
+@dataclass(eq=False)
+class Waiting:
+    """A caller in a queue."""
+
+    call: Call
+    caller: Leg
+    tenant_id: str
+    queue: str
+    entered: float
+    ringing: asyncio.Task[None] | None = None
+    agent: str = ""  # the agent who answered
+    done: bool = False
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("offer failed", exc_info=task.exception())
+
+
+def default_music(folder: Path) -> Path:
+    """The music waiting callers hear unless a queue has its own: a soft arpeggio, 8 kHz mono WAV,
+    made once (no outside file or licence needed)."""
+    path = folder / "default.wav"
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    rate, note_s = 8000, 0.4
+    t = np.arange(int(rate * note_s)) / rate
+    envelope = np.exp(-3.0 * t) * np.minimum(1.0, t / 0.01)
+    notes = [261.63, 329.63, 392.00, 523.25, 392.00, 329.63, 293.66, 349.23, 440.00, 587.33, 440.00, 349.23]
+    tones = [np.sin(2 * np.pi * f * t) * envelope * 0.25 for f in notes * 4]
+    samples = (np.concatenate(tones) * 32767).astype("<i2")
+    tmp = path.with_suffix(".tmp")
+    with wave.open(str(tmp), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    tmp.replace(path)
+    return path
+
+
+class InboundCalls:
+    """Answers callers on the tenant's numbers and joins them to agents chosen by the routing engine."""
+
+    def __init__(self, b2bua: B2bua, routing: RoutingService, db: Database, bus: EventBus, *,
+                 music: Callable[[], str | None] = lambda: None) -> None:
+        self.b2bua, self.routing, self.db = b2bua, routing, db
+        self.music = music  # the file played to waiting callers (None: silence)
+        self.waiting: dict[str, Waiting] = {}  # task id (= call id) -> caller
+        bus.subscribe(TaskReserved, self._reserved)
+        bus.subscribe(ReservationTimedOut, self._offer_timed_out)
+        bus.subscribe(TaskLeftQueue, self._left_queue)
+        b2bua.on_call_end.append(self._call_ended)
+
+    # --- a caller arrives ---
+    def take(self, invite: Request, source: Address, tenant_id: str, number: str, queue: str) -> None:
+        """Answer `invite` (to `number`) and put the caller in `queue`; everything after is asynchronous."""
+        caller = invite.from_().uri.user_unescaped or ""
+        call = self.b2bua.new_call(tenant_id, caller, number)
+        call.kind, call.queue = "inbound", queue
+        leg = Leg(call, "caller", caller, source, sdp=invite.body)
+        leg.dialog = Dialog.as_uas(invite, new_tag(), self.b2bua.contact)
+        call.legs.append(leg)
+        self.b2bua.spawn(self._answer_and_queue(invite, Waiting(call, leg, tenant_id, queue, time.time())))
+
+    async def _answer_and_queue(self, invite: Request, w: Waiting) -> None:
+        call, leg = w.call, w.caller
+        assert leg.dialog is not None
+        try:
+            sdp = await self.b2bua.answer_locally(leg, invite.body)
+        except Exception:
+            log.exception("could not answer the caller", extra={"call_id": call.id})
+            self.b2bua.refuse(invite, leg, 503)
+            return
+        self.b2bua.accept(invite, leg, sdp)
+        self.waiting[call.id] = w
+        await self._play_music(w)
+        task = Task(call.id, channel="voice", attributes={"queue": w.queue, "caller": call.caller,
+                                                          "number": call.callee}, tenant_id=w.tenant_id)
+        await self._log(w, "entered", position=self._position(w))  # before: an offer may follow at once
+        async with self.db.session() as session:
+            await self.routing.submit(session, w.tenant_id, task)
+
+    async def _play_music(self, w: Waiting) -> None:
+        music = self.music()
+        if music is None or w.call.anchor is PASSTHROUGH or w.caller.dialog is None:
+            return
+        try:
+            await w.call.anchor.play(w.call.id, w.caller.dialog.local_tag, music, repeat=MOH_REPEAT)  # type: ignore[attr-defined]
+        except Exception as exc:  # no music is better than no call
+            log.warning("music on hold failed: %s", exc, extra={"call_id": w.call.id})
+
+    # --- offers ---
+    async def _reserved(self, event: TaskReserved) -> None:
+        """An offer: ring in a task of its own (the bus handler returns at once, the engine call that
+        made the offer is not held up by the ringing)."""
+        w = self.waiting.get(event.task_id or "")
+        if w is None or w.done:
+            return
+        w.ringing = asyncio.get_running_loop().create_task(self._offer(w, event))
+        w.ringing.add_done_callback(_log_failure)
+
+    async def _offer(self, w: Waiting, event: TaskReserved) -> None:
+        try:
+            await self._ring(w, event)
+        finally:
+            w.ringing = None
+
+    async def _ring(self, w: Waiting, event: TaskReserved) -> None:
+        targets: list[tuple[str, Address]] = []
+        worker_of: dict[str, str] = {}
+        engine = self.routing.engines.get(w.tenant_id)
+        for wid in event.worker_ids:
+            worker = engine.workers.get(wid) if engine is not None else None
+            ext = str(worker.attributes.get("extension", "")) if worker is not None else ""
+            dest = self.b2bua.resolve(ext, w.tenant_id) if ext else None
+            for uri, addr in dest.targets if dest is not None else []:
+                targets.append((uri, addr))
+                worker_of[uri] = wid
+            await self._log(w, "offered", agent=ext)
+        if not targets:  # the offered agents have no phone registered: decline for them
+            for wid in event.worker_ids:
+                await self._routing(w, lambda e, now, wid=wid: e.reject(event.reservation_id, wid, now,
+                                                                        not_ready=True))
+            return
+        offer_sdp = await self.b2bua.reoffer(w.caller)
+        dest = Destination(targets, w.tenant_id, "extension", ",".join(sorted(set(worker_of.values()))))
+        agent_leg, final = await self.b2bua.originate(w.caller, dest, offer_sdp)
+        if w.done or w.caller.ended:
+            if agent_leg is not None:
+                await self.b2bua.hang_up(agent_leg)
+            return
+        if agent_leg is None or agent_leg.invite is None:
+            status = final.status if final is not None else 408
+            for wid in event.worker_ids:
+                await self._routing(w, lambda e, now, wid=wid: e.reject(event.reservation_id, wid, now,
+                                                                        not_ready=status != 486))
+            await self._log(w, "missed", detail=f"status {status}")
+            return
+        wid = worker_of.get(agent_leg.invite.uri, event.worker_ids[0])
+        await self._routing(w, lambda e, now: e.accept(event.reservation_id, now, wid))
+        await self.b2bua.bridge(w.caller, agent_leg)
+        agent_leg.role = "agent"
+        worker = engine.workers.get(wid) if engine is not None else None
+        w.agent = str(worker.attributes.get("extension", wid)) if worker is not None else wid
+        w.call.agent, w.call.wait_s = w.agent, time.time() - w.entered
+        await self._log(w, "answered", agent=w.agent, wait_s=time.time() - w.entered)
+
+    async def _offer_timed_out(self, event: ReservationTimedOut) -> None:
+        w = self.waiting.get(event.task_id or "")
+        if w is not None and w.ringing is not None:
+            self.b2bua.cancel_ringing(w.call)
+
+    async def _left_queue(self, event: TaskLeftQueue) -> None:
+        """Maximum wait reached (or the queue is full or closed): tell the caller and hang up (voicemail
+        and callbacks take this over when call flows land)."""
+        w = self.waiting.pop(event.task_id or "", None)
+        if w is None:
+            return
+        w.done = True
+        await self._log(w, "left", detail=f"{event.reason} -> {event.destination}", wait_s=time.time() - w.entered)
+        await self.b2bua.hang_up(w.caller)
+
+    # --- the end ---
+    def _call_ended(self, call: Call) -> None:
+        w = self.waiting.pop(call.id, None)
+        if w is None or w.done:
+            return
+        w.done = True
+        self.b2bua.spawn(self._finish(w))
+
+    async def _finish(self, w: Waiting) -> None:
+        if w.ringing is not None:
+            self.b2bua.cancel_ringing(w.call)
+        engine = self.routing.engines.get(w.tenant_id)
+        task = engine.tasks.get(w.call.id) if engine is not None else None
+        if task is None:
+            return
+        if task.state in (TaskState.ASSIGNED,):
+            await self._routing(w, lambda e, now: e.complete(w.call.id, now))
+            await self._log(w, "completed", agent=w.agent)
+        else:
+            position = self._position(w)
+            await self._routing(w, lambda e, now: e.cancel(w.call.id, now, reason="abandoned", abandoned=True))
+            await self._log(w, "abandoned", position=position, wait_s=time.time() - w.entered)
+
+    # --- plumbing ---
+    async def _routing(self, w: Waiting, fn: Callable[..., list[object]]) -> None:
+        try:
+            async with self.db.session() as session:
+                await self.routing.call(session, w.tenant_id, fn)  # type: ignore[arg-type]
+        except TongdaiError as exc:  # the offer or task moved on meanwhile (timed out, cancelled)
+            log.info("routing refused: %s", exc.message, extra={"call_id": w.call.id})
+
+    def _position(self, w: Waiting) -> int:
+        """1 + the callers of the same queue who came before."""
+        return 1 + sum(1 for o in self.waiting.values() if o.queue == w.queue and o.entered < w.entered and not o.done
+                       and not o.agent)
+
+    async def _log(self, w: Waiting, event: str, *, agent: str = "", position: int | None = None,
+                   wait_s: float | None = None, detail: str = "") -> None:
+        entry = QueueLogEntry(tenant_id=w.tenant_id, at=datetime.now(UTC).replace(tzinfo=None), call_id=w.call.id,
+                              queue=w.queue, event=event, agent=agent, position=position,
+                              wait_s=None if wait_s is None else round(wait_s, 3), detail=detail)
+        async with self.db.sessionmaker() as session:
+            session.add(entry)
+            await session.commit()

@@ -86,22 +86,36 @@ class JitterBuffer:
         if self._ahead > self.max_delay:
             self._advance(self._ahead - self.prefetch)  # too far behind the sender: catch up
             self.skipped += 1
-        idx = (self._head + np.arange(count)) % self.capacity
-        had_audio = bool(self._filled[idx].any())
-        frame = np.where(self._filled[idx], self._data[idx], 0).astype(np.int16)
+        frame, had_audio = self._read(count)
         self._advance(count)
         if self._ahead <= 0:
             self._playing, self._ahead = False, 0  # underrun: refill before playing again
         return frame if had_audio else None
 
+    def _slices(self, offset: int, count: int) -> list[tuple[slice, slice]]:
+        """(ring slice, source slice) pairs covering `count` samples from `offset` past the cursor."""
+        start = (self._head + offset) % self.capacity
+        first = min(count, self.capacity - start)
+        parts = [(slice(start, start + first), slice(0, first))]
+        if first < count:
+            parts.append((slice(0, count - first), slice(first, count)))
+        return parts
+
     def _write(self, offset: int, samples: Pcm) -> None:
-        idx = (self._head + offset + np.arange(len(samples))) % self.capacity
-        self._data[idx] = samples
-        self._filled[idx] = True
+        for ring, src in self._slices(offset, len(samples)):
+            self._data[ring] = samples[src]
+            self._filled[ring] = True
+
+    def _read(self, count: int) -> tuple[Pcm, bool]:
+        """The next `count` samples (zeros where unfilled: consumed samples are zeroed) and whether any was filled."""
+        parts = self._slices(0, count)
+        frame = np.concatenate([self._data[ring] for ring, _ in parts]) if len(parts) > 1 else self._data[parts[0][0]].copy()
+        return frame, any(bool(self._filled[ring].any()) for ring, _ in parts)
 
     def _advance(self, count: int) -> None:
-        idx = (self._head + np.arange(count)) % self.capacity
-        self._filled[idx] = False
+        for ring, _ in self._slices(0, min(count, self.capacity)):
+            self._filled[ring] = False
+            self._data[ring] = 0
         self._head = (self._head + count) % self.capacity
         assert self._cursor is not None
         self._cursor = (self._cursor + count) & 0xFFFFFFFF
@@ -109,6 +123,7 @@ class JitterBuffer:
 
     def _reset(self, timestamp: int, ssrc: int) -> None:
         self._filled[:] = False
+        self._data[:] = 0
         self._cursor, self._head, self._ahead, self._playing, self._ssrc = timestamp, 0, 0, False, ssrc
 
 
@@ -193,9 +208,12 @@ class Leg(asyncio.DatagramProtocol):
 
     def send_frame(self, frame: Pcm, ticks: int = 1) -> None:
         """Send one mixed frame; `ticks` > 1 after the loop skipped ticks keeps timestamps on wall time."""
+        self.send_payload(g711.encode(self.codec, frame).tobytes(), ticks)
+
+    def send_payload(self, payload: bytes, ticks: int = 1) -> None:
+        """Send one frame already encoded in this leg's codec."""
         self._ts = (self._ts + (ticks - 1) * FRAME_SAMPLES) & 0xFFFFFFFF
         if self.remote is not None and self.transport is not None:
-            payload = g711.encode(self.codec, frame).tobytes()
             packet = rtp.RtpPacket(self.codec.payload_type, self._seq, self._ts, self._ssrc, payload)
             self.transport.sendto(packet.to_bytes(), self.remote)
             self.stats.sent += 1
@@ -302,5 +320,9 @@ class DspWorker:
     def _mix_all(self, now: float, ticks: int) -> None:
         for conference, legs in self._legs.items():
             frames = {pid: leg.next_frame(now) for pid, leg in legs.items()}
-            for pid, out in self._mixers[conference].mix(frames).items():
-                legs[pid].send_frame(out, ticks)
+            mixed = self._mixers[conference].mix_rows(frames)
+            # One table lookup per codec for the whole conference, then one row per leg.
+            encoded = {codec: g711.encode(codec, mixed) for codec in {leg.codec for leg in legs.values()}}
+            for row, member in enumerate(self._mixers[conference].participants):
+                leg = legs[member.id]
+                leg.send_payload(encoded[leg.codec][row].tobytes(), ticks)

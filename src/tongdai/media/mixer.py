@@ -106,9 +106,15 @@ class Mixer:
 
     def mix(self, frames: Mapping[ParticipantId, Pcm | None]) -> dict[ParticipantId, Pcm]:
         """Each participant's mixed frame from everyone's input frame (missing or None is silence)."""
+        mixed = self.mix_rows(frames)
+        return {pid: mixed[row] for row, pid in enumerate(self._members)}
+
+    def mix_rows(self, frames: Mapping[ParticipantId, Pcm | None]) -> npt.NDArray[np.int16]:
+        """The mixed frames as one (participants, samples) array, rows in `participants` order.
+
+        One array lets the caller encode every leg's frame with a single lookup.
+        """
         ids = list(self._members)
-        if not ids:
-            return {}
         inputs = np.zeros((len(ids), self.frame_samples), dtype=np.float32)
         for row, pid in enumerate(ids):
             frame = frames.get(pid)
@@ -116,9 +122,11 @@ class Mixer:
                 if len(frame) != self.frame_samples:
                     raise MixerError(f"frame of {len(frame)} samples from {pid!r}, expected {self.frame_samples}")
                 inputs[row] = frame
+        if not ids:
+            return np.zeros((0, self.frame_samples), dtype=np.int16)
         # Mixing is one matrix product; clipping at the end keeps loud talkers from wrapping around.
-        mixed = np.clip(self.matrix() @ inputs, -32768, 32767).astype(np.int16)
-        return {pid: mixed[row] for row, pid in enumerate(ids)}
+        mixed: npt.NDArray[np.int16] = np.clip(self.matrix() @ inputs, -32768, 32767).astype(np.int16)
+        return mixed
 
     def _member(self, pid: ParticipantId) -> Participant:
         try:

@@ -367,3 +367,29 @@ def test_given_agent_holding_an_assigned_task_then_removal_is_refused():
     e.accept(e.task("t").reservation_id, 0)
     with pytest.raises(Conflict):
         e.remove_worker("a", 1)
+
+
+def test_given_small_queue_then_decision_records_every_member_verdict_as_it_was_then():
+    wf = Workflow(filters=[Filter("all", "", [Target("q", expression="skills.sales >= 7")])])
+    e = engine_with([Queue("q", target="skills.sales >= 1")],
+                    [agent("expert", skills={"sales": 9}, available=False), agent("junior", skills={"sales": 3}),
+                     agent("busy", skills={"sales": 8})], workflow=wf)
+    e.submit(task("first"), 0)  # goes to "busy" (the only free agent with sales >= 7)
+    e.submit(task("t"), 1)
+    e.set_activity("expert", Activity.AVAILABLE, 2)  # later change: the record keeps what was true at 1
+    first = e.explain("t", 3)["decisions"][0]
+    verdicts = {c["worker_id"]: (c["verdict"], c["detail"]) for c in first["candidates"]}
+    assert verdicts["expert"][0] == "state"
+    assert verdicts["junior"] == ("skill_too_low", "skills.sales >= 7 (skills.sales is 3)")
+    assert verdicts["busy"][0] == "capacity"
+    assert first["outcome"] == "waiting"
+
+
+def test_given_large_queue_then_decision_records_only_agents_looked_at():
+    e = Engine(explain_members=2)
+    e.add_queue(Queue("q"), 0)
+    for i in range(5):
+        e.add_worker(agent(f"a{i}", available=False), 0)
+    e.submit(task("t", "q"), 1)
+    assert e.explain("t", 1, full=False)["decisions"][0]["candidates"] == []
+    assert len(e.explain("t", 1)["agents_now"]) == 5

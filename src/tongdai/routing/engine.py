@@ -31,7 +31,7 @@ from typing import Any
 
 from tongdai.core.errors import Conflict, NotFound
 from tongdai.routing import events as ev
-from tongdai.routing.explain import Candidate, Decision, analyse
+from tongdai.routing.explain import Candidate, Decision, analyse, judge_members
 from tongdai.routing.model import (
     HOLDING_STATES,
     LIVE_STATES,
@@ -55,7 +55,8 @@ class Engine:
     """Skills-based routing of tasks to workers through queues and a workflow."""
 
     def __init__(self, *, workflow: Workflow | None = None, aging_s: float = 60.0, seed: int = 0,
-                 explain_limit: int = 16, keep_ended: int = 10_000, tenant_id: str | None = None) -> None:
+                 explain_limit: int = 16, explain_members: int = 20, keep_ended: int = 10_000,
+                 tenant_id: str | None = None) -> None:
         self.workflow = workflow or Workflow()
         self.aging_s = aging_s
         """Seconds of waiting one priority level is worth in the cross-queue score."""
@@ -69,6 +70,8 @@ class Engine:
         self.decisions: dict[str, collections.deque[Decision]] = {}
         self._keep_ended = keep_ended
         self._explain_limit = explain_limit
+        self.explain_members = explain_members
+        """Queues with at most this many members record every member's verdict at decision time."""
         self._chains: dict[str, list[Target]] = {}
         self._members: dict[str, set[str]] = {}
         self._wheaps: dict[str, list[WorkerEntry]] = {}
@@ -601,7 +604,10 @@ class Engine:
         target = self.current_target(task)
         limit = queue.ring_all_max if queue.strategy is Strategy.RING_ALL else 1
         chosen, passed = self._find_workers(task, queue, target, limit)
-        cands = [Candidate(w.id, "chosen", "", self.score_of(queue, w)) for w in chosen] + passed
+        if len(self._members[queue.id]) <= self.explain_members:
+            cands = judge_members(self, task, queue, {w.id for w in chosen}, self._now)
+        else:  # large queues: the agents looked at; `explain` judges everyone on demand
+            cands = [Candidate(w.id, "chosen", "", self.score_of(queue, w)) for w in chosen] + passed
         outcome = "reserved" if chosen else "waiting"
         self._record(task, Decision(self._now, kind, queue.id, queue.strategy.value, task.step, outcome,
                                     cands, self.task_score(task)))

@@ -78,6 +78,22 @@ def analyse(engine: Engine, task: Task, now: float) -> list[Candidate]:
     return out
 
 
+def judge_members(engine: Engine, task: Task, queue: Any, chosen: set[str], now: float) -> list[Candidate]:
+    """At decision time, every member of the queue with its verdict (small queues only: O(members))."""
+    ctx = task.context()
+    target = engine.current_target(task)
+    out = []
+    for wid in sorted(engine.members(queue.id)):
+        w = engine.workers[wid]
+        if wid in chosen:
+            out.append(Candidate(wid, "chosen", "", engine.score_of(queue, w)))
+        else:
+            out.append(_judge(engine, task, queue, target, w, ctx, now))
+    order = {"chosen": 0, "ranked_lower": 1}
+    out.sort(key=lambda c: (order.get(c.verdict, 2), c.score or (), c.worker_id))
+    return out
+
+
 def _judge(engine: Engine, task: Task, queue: Any, target: Any, worker: Any, ctx: dict[str, Any],
            now: float) -> Candidate:
     score = engine.score_of(queue, worker)

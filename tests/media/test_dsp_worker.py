@@ -167,3 +167,87 @@ async def test_rfc4733_events_sent_to_a_leg_are_reported_once():
         await worker.stop()
         peer.transport.close()
     assert digits == list("47*")
+
+
+@pytest.mark.timeout(60)
+async def test_sipp_alaw_capture_with_30_ms_packets_and_send_jitter_reaches_the_other_leg_bit_exact():
+    """g711a.pcap replayed with up to 25 ms of random send delay (so packets reorder) through a 2-party mix."""
+    from tests.conftest import SHARED_DATA
+    from tongdai.media import pcap
+
+    captured = list(pcap.rtp_packets(SHARED_DATA / "rtp-pcap" / "g711a.pcap", payload_type=8))
+    sent = np.frombuffer(b"".join(p.payload for _, p in captured), np.uint8)
+    worker = DspWorker()
+    await worker.start()
+    caller, agent = Party(np.zeros(160), Codec.PCMA), Party(np.zeros(160), Codec.PCMA)
+    rng = random.Random(5)
+    try:
+        await _open(caller)
+        await _open(agent)
+        caller_addr = await worker.add_participant("call", "caller", codec=Codec.PCMA)
+        await worker.add_participant("call", "agent", codec=Codec.PCMA)
+        worker.set_remote("call", "agent", agent.transport.get_extra_info("sockname"))
+        # A longer prefetch than the default absorbs the 25 ms of send jitter without underruns.
+        worker.leg("call", "caller").jitter.prefetch = 480
+        loop = asyncio.get_running_loop()
+        start, first = loop.time() + 0.05, captured[0][0]
+        for when, packet in captured:
+            loop.call_at(start + (when - first) + rng.uniform(0, 0.025), caller.transport.sendto,
+                         packet.to_bytes(), caller_addr)
+        await asyncio.sleep(captured[-1][0] - first + 0.5)
+        stats = worker.leg("call", "caller").stats
+        late = worker.leg("call", "caller").jitter.late
+    finally:
+        await worker.stop()
+        caller.transport.close()
+        agent.transport.close()
+    assert stats.received == len(captured) and late == 0
+    got = np.frombuffer(b"".join(p.payload for _, p in sorted(agent.received, key=lambda r: r[1].sequence)), np.uint8)
+    # The agent hears the caller alone, so mixing, decoding and re-encoding must give back the same codes.
+    needle = sent[8000:8160]
+    offset = next(i for i in range(got.size - 160) if np.array_equal(got[i:i + 160], needle)) - 8000
+    assert offset >= 0
+    aligned = got[offset:offset + sent.size]
+    assert aligned.size == sent.size and np.mean(aligned == sent) > 0.999
+
+
+@pytest.mark.timeout(60)
+async def test_recording_legs_write_caller_left_agent_right_with_a_pause_of_silence(tmp_path):
+    """Two RTP streams (as rtpengine's media fork sends them) into a stereo recording over UDP."""
+    import wave
+    from datetime import UTC, datetime
+
+    from tongdai.media.recording import CallRecorder, Channel, LocalRecordingStorage, RecordingInfo
+
+    worker = DspWorker()
+    await worker.start()
+    info = RecordingInfo("rec-1", "acme", datetime(2026, 11, 23, tzinfo=UTC), "1001", "sales")
+    caller, agent = Party(_tone(400)), Party(_tone(1000), jitter=0.01)
+    try:
+        await _open(caller)
+        await _open(agent)
+        addrs = await worker.start_recording("rec-1", CallRecorder(info, LocalRecordingStorage(tmp_path)))
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        senders = asyncio.gather(caller.send(addrs[Channel.CALLER], 3.0), agent.send(addrs[Channel.AGENT], 3.0))
+        await asyncio.sleep(1.0)
+        worker.recorder("rec-1").pause(loop.time())
+        await asyncio.sleep(1.0)
+        worker.recorder("rec-1").resume(loop.time())
+        await senders
+        stored = worker.stop_recording("rec-1")
+        elapsed = loop.time() - t0
+    finally:
+        await worker.stop()
+        caller.transport.close()
+        agent.transport.close()
+    with wave.open(str(tmp_path / stored.location)) as w:
+        frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)
+    assert abs(len(frames) / RATE - elapsed) < 0.1
+    windows = frames[: len(frames) // 160 * 160].reshape(-1, 160, 2)
+    left = goertzel_power(windows[:, :, 0], (400.0, 1000.0)) / TONE_POWER
+    right = goertzel_power(windows[:, :, 1], (400.0, 1000.0)) / TONE_POWER
+    talking = np.r_[10:40, 110:140]  # 0.2-0.8 s and 2.2-2.8 s, clear of the pause edges
+    assert (left[talking, 0] > 0.5).all() and (left[talking, 1] < 0.01).all()
+    assert (right[talking, 1] > 0.5).all() and (right[talking, 0] < 0.01).all()
+    assert not windows[60:90].any()  # 1.2-1.8 s: inside the pause, silence of the full length

@@ -21,6 +21,7 @@ from tongdai.media import g711, rtp
 from tongdai.media.dtmf import DtmfDigit, InbandDtmfDetector, Rfc4733Tracker
 from tongdai.media.g711 import FRAME_SAMPLES, Codec, Pcm
 from tongdai.media.mixer import Mixer, Mode, ParticipantId
+from tongdai.media.recording import CallRecorder, Channel, StoredRecording
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +238,7 @@ class DspWorker:
         self._mixers: dict[ConferenceId, Mixer] = {}
         self._legs: dict[ConferenceId, dict[ParticipantId, Leg]] = {}
         self._timer: asyncio.TimerHandle | None = None
+        self._recordings: dict[Hashable, tuple[CallRecorder, dict[Channel, Leg]]] = {}
         self._next = 0.0
         self.ticks = 0
         self.late_ticks = 0
@@ -248,10 +250,12 @@ class DspWorker:
         self._timer = loop.call_at(self._next, self._tick)
 
     async def stop(self) -> None:
-        """Stop the clock and close every leg."""
+        """Stop the clock, finish every recording and close every leg."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        for recording in list(self._recordings):
+            self.stop_recording(recording)
         for conference in list(self._legs):
             for pid in list(self._legs[conference]):
                 await self.remove_participant(conference, pid)
@@ -317,7 +321,48 @@ class DspWorker:
         self._next += self.ptime
         self._timer = loop.call_at(self._next, self._tick)
 
+    async def start_recording(self, recording: Hashable, recorder: CallRecorder,
+                              codec: Codec = Codec.PCMU) -> dict[Channel, Address]:
+        """Open two receive-only legs (caller, agent) feeding `recorder`; return their addresses.
+
+        rtpengine forks each leg of the call to these (`subscribe request`); the worker's clock feeds
+        both channels on the same tick, so they stay aligned whatever the packets do.
+        """
+        loop = asyncio.get_running_loop()
+        legs: dict[Channel, Leg] = {}
+        for channel in Channel:
+            leg = Leg(recording, channel.name.lower(), codec)
+            await loop.create_datagram_endpoint(lambda leg=leg: leg, local_addr=(self.host, 0))  # type: ignore[misc]
+            legs[channel] = leg
+        recorder.start(loop.time())
+        self._recordings[recording] = (recorder, legs)
+        return {channel: leg.local_address for channel, leg in legs.items()}
+
+    def recorder(self, recording: Hashable) -> CallRecorder:
+        """The recorder of a running recording (to pause and resume it)."""
+        return self._recordings[recording][0]
+
+    def stop_recording(self, recording: Hashable) -> StoredRecording:
+        """Finish a recording: close its legs and finalise the file."""
+        recorder, legs = self._recordings.pop(recording)
+        for leg in legs.values():
+            if leg.transport is not None:
+                leg.transport.close()
+        return recorder.stop(asyncio.get_running_loop().time())
+
+    def _record_all(self, now: float) -> None:
+        for recorder, legs in self._recordings.values():
+            # Frames leave the jitter buffer `prefetch` late, so they are stamped with the tick's time
+            # minus the frame length: both channels share the stamp, which is what keeps them aligned.
+            at = now - self.ptime
+            for channel, leg in legs.items():
+                frame = leg.jitter.pop(FRAME_SAMPLES)
+                if frame is not None:
+                    recorder.feed(channel, at, frame)
+            recorder.flush(now)
+
     def _mix_all(self, now: float, ticks: int) -> None:
+        self._record_all(self._next)
         for conference, legs in self._legs.items():
             frames = {pid: leg.next_frame(now) for pid, leg in legs.items()}
             mixed = self._mixers[conference].mix_rows(frames)

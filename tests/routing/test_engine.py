@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.routing.helpers import agent, engine_with, offered_to, reserved, task
-from tongdai.core.errors import Conflict, NotFound
+from tongdai.core.errors import Conflict, InvalidInput, NotFound
 from tongdai.routing import events as ev
 from tongdai.routing.engine import Engine, events_of
 from tongdai.routing.model import Activity, Queue, TaskState
@@ -393,3 +393,26 @@ def test_given_large_queue_then_decision_records_only_agents_looked_at():
     e.submit(task("t", "q"), 1)
     assert e.explain("t", 1, full=False)["decisions"][0]["candidates"] == []
     assert len(e.explain("t", 1)["agents_now"]) == 5
+
+
+def test_given_target_order_by_then_that_step_orders_agents_its_own_way():
+    wf = load_workflow({"filters": [
+        {"name": "routine", "expression": "kind == 'routine'", "targets": [{"queue": "q", "order_by": "least_skilled"}]},
+        {"name": "hard", "expression": "kind == 'hard'", "targets": [{"queue": "q", "order_by": "most_skilled"}]}]})
+    e = engine_with([Queue("q", target="skills.sales >= 1")],  # the queue itself: longest idle
+                    [agent("high", skills={"sales": 9}), agent("low", skills={"sales": 2})], workflow=wf)
+    assert offered_to(e.submit(task("t1", kind="routine"), 5)) == [("low",)]  # keep the expert free
+    e.cancel("t1", 5)
+    assert offered_to(e.submit(task("t2", kind="hard"), 6)) == [("high",)]
+    e.cancel("t2", 6)
+    # no filter matches: the queue's own strategy, longest idle ("low" free since 5, "high" since 6)
+    assert offered_to(e.submit(task("t3", "q", kind="other"), 7)) == [("low",)]
+    d = e.explain("t1", 8)["decisions"][0]["candidates"]
+    assert [(c["worker_id"], c["verdict"]) for c in d] == [("low", "chosen"), ("high", "ranked_lower")]
+
+
+def test_given_unknown_order_by_then_workflow_is_refused():
+    with pytest.raises(InvalidInput):
+        load_workflow({"default": [{"queue": "q", "order_by": "ring_all"}]})
+    with pytest.raises(InvalidInput):
+        load_workflow({"default": [{"queue": "q", "order_by": "fastest"}]})

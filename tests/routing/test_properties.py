@@ -31,7 +31,7 @@ def _engine(strategies: list[Strategy]) -> Engine:
                 {"queue": "q1", "timeout_s": 30, "skip_if_no_one_available": True},
                 {"queue": "q2"}]},
             {"name": "support", "expression": "kind == 'support'", "targets": [
-                {"queue": "q1", "timeout_s": 20}, {"queue": "q2", "timeout_s": 40}]},
+                {"queue": "q1", "timeout_s": 20, "order_by": "most_skilled"}, {"queue": "q2", "timeout_s": 40}]},
         ],
         "default": [{"queue": "q2", "timeout_s": 50}, {"queue": "q0"}],
     })

@@ -103,6 +103,7 @@ class TargetDef(_Body):
     priority: int | None = Field(None, ge=-100, le=100)
     timeout_s: float | None = Field(None, gt=0, le=30 * 86400)
     skip_if_no_one_available: bool = False
+    order_by: Literal["longest_idle", "least_occupied", "most_skilled", "least_skilled", "round_robin"] | None = None
 
 
 class FilterDef(_Body):

@@ -508,6 +508,8 @@ class Engine:
             return self._preferred_worker(task, queue, target, ctx)
         if queue.strategy is Strategy.WEIGHTED_RANDOM:
             return self._weighted_worker(task, queue, target, ctx)
+        if target is not None and target.order_by is not None and target.order_by is not effective(queue):
+            return self._ordered_scan(task, queue, target, ctx, limit)
         heap = self._wheaps[queue.id]
         chosen: list[Worker] = []
         passed: list[Candidate] = []
@@ -546,6 +548,20 @@ class Engine:
         others = [Candidate(w.id, "ranked_lower", "weighted draw", (weight(queue, w),))
                   for i, w in enumerate(free) if i != pick]
         return [free[pick]], others
+
+    def _ordered_scan(self, task: Task, queue: Queue, target: Target, ctx: dict[str, Any],
+                      limit: int) -> tuple[list[Worker], list[Candidate]]:
+        """A target's own ordering: sort the queue's free eligible members by it (O(members))."""
+        rr = self._rr.get(queue.id, {})
+        free = []
+        for wid in self._members[queue.id]:
+            w = self.workers[wid]
+            if w.routable() and self._ineligible(w, task, target, queue, ctx) is None:
+                free.append((worker_key(queue, w, rr.get(wid, 0.0), target.order_by), wid, w))
+        free.sort(key=lambda x: (x[0], x[1]))
+        chosen = [w for _, _, w in free[:limit]]
+        passed = [Candidate(w.id, "ranked_lower", f"order_by {target.order_by}", k) for k, _, w in free[limit:]]
+        return chosen, passed
 
     def _anyone_available(self, task: Task, queue: Queue, target: Target) -> bool:
         found, _ = self._find_workers(task, queue, target, 1)

@@ -57,9 +57,11 @@ def skill_level(worker: Worker, skill: str | None) -> float:
     return float(level) if isinstance(level, int | float) and not isinstance(level, bool) else 0.0
 
 
-def worker_key(queue: Queue, worker: Worker, last_offer: float) -> tuple[float, ...]:
-    """Sort key of a worker in a queue (smaller is better); `last_offer` feeds round robin."""
-    s = effective(queue)
+def worker_key(queue: Queue, worker: Worker, last_offer: float, order_by: Strategy | None = None
+               ) -> tuple[float, ...]:
+    """Sort key of a worker in a queue (smaller is better); `last_offer` feeds round robin; `order_by`
+    (a workflow target's ordering) replaces the queue's."""
+    s = effective(queue) if order_by is None else order_by
     if s is Strategy.LEAST_OCCUPIED:
         return (worker.occupancy(), worker.idle_since)
     if s is Strategy.MOST_SKILLED:

@@ -13,6 +13,11 @@ from typing import Any
 
 from tongdai.core.errors import InvalidInput
 from tongdai.routing.expressions import Expression, ExpressionError, task_expression, worker_expression
+from tongdai.routing.strategies import Strategy
+
+#: Orderings a target may ask for (ring-all, preferred and weighted random are queue strategies).
+ORDERINGS = frozenset({Strategy.LONGEST_IDLE, Strategy.LEAST_OCCUPIED, Strategy.MOST_SKILLED,
+                       Strategy.LEAST_SKILLED, Strategy.ROUND_ROBIN})
 
 
 @dataclasses.dataclass(eq=False)
@@ -27,10 +32,18 @@ class Target:
     timeout_s: float | None = None
     """After this long at this step, move to the next target (None: stay)."""
     skip_if_no_one_available: bool = False
+    order_by: Strategy | None = None
+    """An ordering for this step instead of the queue's (longest_idle, most_skilled, ...; the skill is
+    the queue's); it scans the queue's free members instead of using the queue's heap."""
     compiled: Expression = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.compiled = worker_expression(self.expression, allow_task=True)
+        if self.order_by is not None:
+            self.order_by = Strategy(self.order_by)
+            if self.order_by not in ORDERINGS:
+                raise InvalidInput(f"order_by must be one of {', '.join(sorted(ORDERINGS))}",
+                                   error_id="invalid_workflow")
 
 
 @dataclasses.dataclass(eq=False)
@@ -75,7 +88,10 @@ def _target(raw: Mapping[str, Any], where: str) -> Target:
     try:
         return Target(queue=str(raw["queue"]), expression=str(raw.get("expression", "")),
                       priority=raw.get("priority"), timeout_s=raw.get("timeout_s"),
-                      skip_if_no_one_available=bool(raw.get("skip_if_no_one_available", False)))
+                      skip_if_no_one_available=bool(raw.get("skip_if_no_one_available", False)),
+                      order_by=raw.get("order_by"))
+    except ValueError:
+        raise InvalidInput(f"{where}: unknown order_by {raw.get('order_by')!r}", error_id="invalid_workflow") from None
     except KeyError:
         raise InvalidInput(f"{where}: a target needs a queue", error_id="invalid_workflow") from None
     except ExpressionError as exc:

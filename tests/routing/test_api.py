@@ -213,3 +213,39 @@ async def test_given_agent_skills_changed_in_directory_then_routing_membership_f
     assert r.status_code == 200, r.text
     queues = {q["queue_id"]: q for q in (await api.client.get("/api/v1/routing/queues", headers=admin)).json()}
     assert queues["support"]["members"] == 4
+
+
+async def test_given_service_started_then_stored_tasks_timers_run_without_any_request(tmp_path):
+    import asyncio
+
+    from tongdai.routing.service import RoutingService
+
+    first = await make_api(f"sqlite+aiosqlite:///{tmp_path / 't.db'}", tmp_path)
+    try:
+        admin = await first.headers(demo.ADMIN_LOGIN)
+        r = await first.client.post("/api/v1/routing/tasks", headers=admin, json={
+            "id": "mail-9", "channel": "email", "attributes": {"queue": "support"}, "timeout_s": 1.0})
+        assert r.status_code == 201
+    finally:
+        await first.client.aclose()
+        await first.app.stop()
+    from tongdai.core.db import Database
+    from tongdai.core.events import EventBus
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
+    svc = RoutingService(db, EventBus())
+    try:
+        await svc.start()
+        assert svc.ready() and len(svc.engines) == 1
+        state = "pending"
+        for _ in range(40):  # the e-mail's 1 s life ends on the restarted engine's own timer
+            await asyncio.sleep(0.05)
+            async with db.session() as s:
+                row = await s.get(RoutingTask, "mail-9")
+                state = row.state
+            if state != "pending":
+                break
+        assert (state, row.end_reason) == ("canceled", "task_timeout")
+    finally:
+        await svc.stop()
+        await db.dispose()

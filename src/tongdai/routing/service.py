@@ -52,7 +52,10 @@ def queue_of(row: dm.Queue, offer_timeout_s: float) -> Queue:
 
 
 class RoutingService:
-    """Engines per tenant, loaded on first use; every call returns the engine's events."""
+    """Engines per tenant, loaded on first use (or at start for tenants with stored live tasks); every
+    call returns the engine's events. Plugs into the composition root: `name`, `start`, `stop`, `ready`."""
+
+    name = "routing"
 
     def __init__(self, db: Database, bus: EventBus, *, offer_timeout_s: float = 20.0,
                  clock: Clock = time.time) -> None:
@@ -65,7 +68,20 @@ class RoutingService:
         self._durable: dict[str, set[str]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._started = False
         bus.subscribe(DirectoryChanged, self._directory_changed)
+
+    async def start(self) -> None:
+        """Rebuild the engines of tenants with live stored tasks, so their timers run from the start."""
+        async with self.db.session() as session:
+            tenants = (await session.execute(select(store.RoutingTask.tenant_id).where(
+                store.RoutingTask.state.in_(store.LIVE)).distinct())).scalars().all()
+            for tenant_id in tenants:
+                await self.engine(session, tenant_id)
+        self._started = True
+
+    def ready(self) -> bool:
+        return self._started
 
     # -- engines
 

@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("scenario", help="scenario file (YAML or JSON)")
     sim.add_argument("--seed", type=int, help="override the scenario's seed")
     sim.add_argument("--json", action="store_true", help="print the full report as JSON")
+    sim.add_argument("--replications", type=int, default=1, metavar="N",
+                     help="run N independent replications and print means with 95%% confidence intervals")
     load = sub.add_parser("agents-load", help="simulated agent phones that register and answer calls (load tests)")
     load.add_argument("--server", default="127.0.0.1:5060", help="tongdai's SIP address, host:port")
     load.add_argument("--extensions", required=True, help="a range such as 2001-2100, or a comma list")
@@ -210,10 +212,23 @@ def _config(settings: Settings, args: argparse.Namespace) -> int:
 
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     from tongdai.core.errors import TongdaiError
-    from tongdai.routing.simulator import format_report, load_scenario, simulate
+    from tongdai.routing.simulator import (
+        INTERVAL_METRICS,
+        format_intervals,
+        format_report,
+        load_scenario,
+        replicate,
+        simulate,
+    )
 
     try:
-        report = simulate(load_scenario(args.scenario), seed=args.seed)
+        scenario = load_scenario(args.scenario)
+        if args.seed is not None:
+            scenario.seed = args.seed
+        if args.replications > 1:
+            print(format_intervals(replicate(scenario, args.replications, metrics=INTERVAL_METRICS)))
+            return 0
+        report = simulate(scenario)
     except (OSError, TongdaiError) as exc:
         raise UsageError(f"simulate: {getattr(exc, 'message', exc)}") from None
     if args.json:

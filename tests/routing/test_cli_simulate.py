@@ -46,3 +46,16 @@ def test_given_bad_scenario_then_exit_2_with_message(capsys, tmp_path, bad):
 def test_given_documented_scenarios_then_they_load(name):
     sc = load_scenario(SCENARIOS / name)
     assert sc.queues and sc.agents and sc.streams
+
+
+def test_given_replications_then_means_with_confidence_intervals_are_printed(capsys, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "duration_s: 7200\nqueues: [{id: q}]\nagents: [{count: 3}]\n"
+        "arrivals: [{rate_per_min: 2, attributes: {queue: q}, handle_time: {mean_s: 60}}]\n")
+    assert main(["simulate", str(path), "--replications", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in lines] == ["service_level", "asa_s", "abandonment", "p_wait", "occupancy"]
+    for ln in lines:
+        mean, low, high = float(ln.split()[1]), float(ln.split()[4]), float(ln.split()[6])
+        assert low <= mean <= high

@@ -473,3 +473,12 @@ def format_report(report: Report) -> str:
     lines.append(row("all", report.overall))
     lines.append(f"{report.decisions:,} routing decisions, {report.events:,} engine events")
     return "\n".join(lines)
+
+
+INTERVAL_METRICS = ("service_level", "asa_s", "abandonment", "p_wait", "occupancy")
+
+
+def format_intervals(intervals: Mapping[str, tuple[float, float, float]]) -> str:
+    """Replication means with their 95% confidence intervals, one metric a line."""
+    return "\n".join(f"{m:<14} {mean:10.4f}   95% CI {low:.4f} - {high:.4f}"
+                     for m, (mean, low, high) in intervals.items())

@@ -226,6 +226,11 @@ def run_all(runs: int, worker_seconds: float) -> dict[str, object]:
             "20ms_frames": {k: round(med(r[k] for r in g_frame), 2) for k in g_frame[0]},
             "1s_blocks": {k: round(med(r[k] for r in g_second), 2) for k in g_second[0]},
         },
+        "g711_tongdai_over_audioop_per_run_median": {
+            size: {k.removesuffix("_tongdai"): round(med(r[k] / r[k.replace("tongdai", "audioop")] for r in runs_), 2)
+                   for k in runs_[0] if k.endswith("_tongdai")}
+            for size, runs_ in (("20ms_frames", g_frame), ("1s_blocks", g_second))
+        },
         "mixer_cpu_s_per_participant_s": {
             "conferences": SIZES,
             "tongdai": round(med(m[0] for m in mix), 6),

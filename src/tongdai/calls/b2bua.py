@@ -16,7 +16,7 @@ import itertools
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import unquote
@@ -391,20 +391,28 @@ class B2bua:
         winner: Leg | None = None
         best: Response | None = None
         waiting = set(attempts)
-        while waiting:
+        while waiting and winner is None:
             done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 leg, final = attempts[task], task.result()
                 if final is not None and final.status < 300:
                     if winner is None:
                         winner, best = leg, final
-                        for other in waiting:
-                            self._spawn(self._cancel(attempts[other]))
                     else:  # a second device answered at the same moment: hang it up
                         self._spawn(self._hang_up(leg))
                 elif winner is None and _rank(final) >= _rank(best):
                     best = final
+        if waiting:  # the others stop ringing; one that answers all the same is hung up
+            for task in waiting:
+                self._spawn(self._cancel(attempts[task]))
+            self._spawn(self._hang_up_late({task: attempts[task] for task in waiting}))
         return winner, best
+
+    async def _hang_up_late(self, attempts: dict[asyncio.Task[Response | None], Leg]) -> None:
+        for task, leg in attempts.items():
+            final = await task
+            if final is not None and final.status < 300:
+                await self._hang_up(leg)
 
     async def _invite(self, leg: Leg, uri: str, owner: Leg, body: bytes,
                       ringing: Callable[[Response], None] | None, *, challenge: Response | None = None,
@@ -595,11 +603,10 @@ class B2bua:
     def _refer(self, leg: Leg, req: Request) -> Response:
         """REFER from `leg` (the transferor): its peer goes to the Refer-To target (RFC 3515, 3891)."""
         refer_to = req.get("refer-to")
-        peer = leg.peer
         if refer_to is None or req.count("refer-to") != 1:
             return req.response(400)
-        if peer is None or peer.ended:
-            return req.response(603)
+        if leg.peer is None and (leg.call.answered is not None or leg.role == "caller"):
+            return req.response(603)  # nobody to transfer (an answered call whose other party left)
         try:
             target = parse_name_addr(refer_to)
         except SipParseError:
@@ -609,14 +616,26 @@ class B2bua:
             other = self._leg_by_dialog(*replaces)
             if other is None or other.peer is None:
                 return req.response(481)
-            self._spawn(self._attended(leg, req, other))
+            self._spawn(self._when_joined(leg, self._attended(leg, req, other)))
         else:
             user = target.uri.user_unescaped or ""
             dest = self.resolve(user, leg.call.tenant_id)
             if dest is None:
                 return req.response(404)
-            self._spawn(self._blind(leg, req, dest))
+            self._spawn(self._when_joined(leg, self._blind(leg, req, dest)))
         return req.response(202)
+
+    async def _when_joined(self, leg: Leg, transfer: Coroutine[object, object, None]) -> None:
+        """Run `transfer` once `leg` is joined to its peer: a phone may REFER the moment it answered,
+        while tongdai is still answering the caller."""
+        deadline = time.monotonic() + 10
+        while leg.peer is None and not leg.ended and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if leg.peer is None or leg.peer.ended:
+            transfer.close()
+            await self._notify_refer(leg, 603, "Decline", done=True)
+            return
+        await transfer
 
     async def _blind(self, transferor: Leg, refer: Request, dest: Destination) -> None:
         """Connect the transferor's peer to a new leg towards `dest` (late offer, RFC 3725 flow I)."""

@@ -165,3 +165,31 @@ def test_speech_like_audio_gives_no_digit():
 
 def test_quiet_tones_below_the_energy_floor_are_ignored():
     assert _detect(_sequence("9", 100, 100, amplitude=100)) == ""
+
+
+@pytest.mark.parametrize(("voice", "text"), [
+    ("en-us", "Thank you for calling. Please hold while we connect you to the next available agent. "
+              "Your call is important to us. Press one for sales, two for support."),
+    ("vi", "Xin chào quý khách. Vui lòng giữ máy, nhân viên sẽ trả lời trong giây lát. Một hai ba bốn năm."),
+])
+def test_synthesised_speech_gives_no_digit(tmp_path, voice, text):
+    """Real speech from espeak-ng, resampled to 8 kHz with sox, through a mu-law round trip."""
+    import shutil
+    import subprocess
+    import wave
+
+    if not (shutil.which("espeak-ng") and shutil.which("sox")):
+        pytest.skip("espeak-ng and sox are Debian packages of the test dependencies")
+    raw, out = tmp_path / "raw.wav", tmp_path / "speech.wav"
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True, timeout=60)
+    subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out), "gain", "-n", "-3"],
+                   check=True, timeout=60)
+    with wave.open(str(out)) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    assert pcm.size > RATE * 4
+    law = g711.decode(g711.Codec.PCMU, g711.encode(g711.Codec.PCMU, pcm))
+    assert _detect(law) == ""
+    # The same speech with a key pressed over it still yields that key.
+    mixed = law.astype(float)
+    mixed[RATE:RATE + 800] += _digit_tone("5", 100, amplitude=8000)
+    assert _detect(mixed) == "5"

@@ -6,6 +6,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import SHARED_DATA
 from tongdai.media import g711, pcap, rtp
@@ -92,3 +94,25 @@ def test_reader_accepts_linux_cooked_captures_and_rejects_pcapng(tmp_path):
     ng.write_bytes(b"\x0a\x0d\x0d\x0a" + bytes(40))
     with pytest.raises(pcap.PcapError):
         list(pcap.udp_datagrams(ng))
+
+_packets = st.builds(
+    rtp.RtpPacket,
+    payload_type=st.integers(0, 127), sequence=st.integers(0, 0xFFFF), timestamp=st.integers(0, 2**32 - 1),
+    ssrc=st.integers(0, 2**32 - 1), payload=st.binary(max_size=400), marker=st.booleans(),
+    csrcs=st.lists(st.integers(0, 2**32 - 1), max_size=15).map(tuple),
+    extension=st.none() | st.tuples(st.integers(0, 0xFFFF), st.binary(max_size=40).map(lambda b: b[: len(b) // 4 * 4])),
+    padding=st.integers(0, 255),
+)
+
+
+@given(_packets)
+def test_any_packet_survives_build_then_parse(packet):
+    assert rtp.parse(packet.to_bytes()) == packet
+
+
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_parse_or_raise_rtp_error_only(data):
+    try:
+        rtp.parse(data)
+    except rtp.RtpError:
+        pass

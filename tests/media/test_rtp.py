@@ -111,8 +111,9 @@ def test_any_packet_survives_build_then_parse(packet):
 
 
 @given(st.binary(max_size=200))
-def test_arbitrary_bytes_parse_or_raise_rtp_error_only(data):
+def test_arbitrary_bytes_parse_or_raise_rtp_error_only_and_parsed_ones_rebuild_to_the_same_length(data):
     try:
-        rtp.parse(data)
+        packet = rtp.parse(data)
     except rtp.RtpError:
-        pass
+        return
+    assert len(packet.to_bytes()) == len(data)

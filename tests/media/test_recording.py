@@ -279,3 +279,22 @@ def test_recovery_without_metadata_or_with_a_torn_last_sample_still_makes_a_vali
     empty.write_bytes(b"RIF")
     [wav] = recover_interrupted(tmp_path)
     assert _read(wav)[0].size == 0 and _sox_seconds(wav) == 0.0
+
+
+async def test_recovery_service_finalises_parts_at_start_and_reports_ready(tmp_path):
+    from tongdai.media.recording import RecordingRecoveryService
+
+    rec = CallRecorder(_info("left-over"), LocalRecordingStorage(tmp_path))
+    rec.start(0.0)
+    rec.feed(Channel.CALLER, 0.0, _tone(400, 1.0))
+    rec.flush(1.2)
+    os.close(rec._fd)  # the process "dies" here: no stop(), the part file stays as it is
+    service = RecordingRecoveryService(tmp_path)
+    assert not service.ready()
+    await service.start()
+    assert service.ready() and service.recovered == [tmp_path / "acme/2026/11/23/left-over.wav"]
+    frames, _ = _read(service.recovered[0])
+    assert len(frames) == RATE
+    missing = RecordingRecoveryService(tmp_path / "nothing-here")
+    await missing.start()
+    assert missing.ready() and missing.recovered == []

@@ -12,10 +12,12 @@ of the right length, never a gap, so the two channels stay aligned with each oth
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 import hashlib
 import json
+import logging
 import os
 import re
 import struct
@@ -30,6 +32,8 @@ import numpy.typing as npt
 
 from tongdai.media import g711
 from tongdai.media.g711 import Codec, Pcm
+
+log = logging.getLogger(__name__)
 
 RATE = 8000
 CHANNELS = 2
@@ -392,3 +396,29 @@ def recover_part(part: Path) -> tuple[Path, dict[str, object]]:
 def recover_interrupted(directory: Path) -> list[Path]:
     """At start-up: finalise every `.part` recording under `directory`; return the WAVs made."""
     return [recover_part(part)[0] for part in _interrupted(directory)]
+
+
+class RecordingRecoveryService:
+    """Start-up step for the composition root: finalise recordings a crash left as `.part` files."""
+
+    name = "recording-recovery"
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.recovered: list[Path] = []
+        self._done = False
+
+    async def start(self) -> None:
+        """Recover in a worker thread (files can be large) before calls start."""
+        self.recovered = await asyncio.to_thread(recover_interrupted, self.root) if self.root.exists() else []
+        if self.recovered:
+            log.warning("recovered %d interrupted recordings under %s",
+                                                len(self.recovered), self.root)
+        self._done = True
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
+
+    def ready(self) -> bool:
+        """Whether recovery has run."""
+        return self._done

@@ -251,3 +251,42 @@ async def test_recording_legs_write_caller_left_agent_right_with_a_pause_of_sile
     assert (left[talking, 0] > 0.5).all() and (left[talking, 1] < 0.01).all()
     assert (right[talking, 1] > 0.5).all() and (right[talking, 0] < 0.01).all()
     assert not windows[60:90].any()  # 1.2-1.8 s: inside the pause, silence of the full length
+
+
+@pytest.mark.timeout(60)
+async def test_sipp_dtmf_captures_replayed_over_udp_into_an_ivr_collector_yield_the_digit_string():
+    """The 12 RFC 4733 captures, replayed at their capture pace to a worker leg, feed a DigitCollector."""
+    from tests.conftest import SHARED_DATA
+    from tongdai.media import pcap
+    from tongdai.media.collector import CollectEnd, CollectSpec, DigitCollector
+
+    loop = asyncio.get_running_loop()
+    collector = DigitCollector(CollectSpec(max_digits=20, terminators="#", inter_digit_timeout=3.0), loop.time())
+    results = []
+
+    def on_digit(conf, pid, digit):
+        result = collector.digit(digit.digit, loop.time())
+        if result is not None:
+            results.append(result)
+
+    worker = DspWorker(on_digit=on_digit)
+    await worker.start()
+    peer = Party(np.zeros(160))
+    names = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "star", "pound"]
+    try:
+        await _open(peer)
+        addr = await worker.add_participant("ivr", "caller")
+        start = loop.time() + 0.05
+        for n, name in enumerate(names):
+            captured = list(pcap.rtp_packets(SHARED_DATA / "rtp-pcap" / f"dtmf_2833_{name}.pcap", 101))
+            for when, packet in captured:
+                # Separate SIPp runs (unrelated timestamps and sequence numbers): renumber them as one stream.
+                moved = rtp.RtpPacket(101, n * 16 + packet.sequence % 16, 1000 + n * 4000, 99, packet.payload,
+                                      packet.marker)
+                loop.call_at(start + n * 0.3 + (when - captured[0][0]), peer.transport.sendto,
+                             moved.to_bytes(), addr)
+        await asyncio.sleep(len(names) * 0.3 + 0.3)
+    finally:
+        await worker.stop()
+        peer.transport.close()
+    assert [(r.digits, r.end, r.terminator) for r in results] == [("0123456789*", CollectEnd.TERMINATOR, "#")]

@@ -18,7 +18,7 @@ import logging
 import time
 import wave
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,6 +53,7 @@ class Waiting:
     ringing: asyncio.Task[None] | None = None
     agent: str = ""  # the agent who answered
     done: bool = False
+    timed_out: set[str] = field(default_factory=set)  # reservations whose offer timed out
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
@@ -175,11 +176,13 @@ class InboundCalls:
                 await self.b2bua.hang_up(agent_leg)
             return
         if agent_leg is None or agent_leg.invite is None:
+            if event.reservation_id in w.timed_out:
+                return  # the engine took the offer back already (and logged it missed)
             status = final.status if final is not None else 408
             for wid in event.worker_ids:
                 await self._routing(w, lambda e, now, wid=wid: e.reject(event.reservation_id, wid, now,
                                                                         not_ready=status != 486))
-            await self._log(w, "missed", detail=f"status {status}")
+            await self._log(w, "missed", agent=self._extensions(w, event.worker_ids), detail=f"status {status}")
             return
         wid = worker_of.get(agent_leg.invite.uri, event.worker_ids[0])
         await self._routing(w, lambda e, now: e.accept(event.reservation_id, now, wid))
@@ -192,8 +195,18 @@ class InboundCalls:
 
     async def _offer_timed_out(self, event: ReservationTimedOut) -> None:
         w = self.waiting.get(event.task_id or "")
-        if w is not None and w.ringing is not None:
+        if w is None:
+            return
+        w.timed_out.add(event.reservation_id)
+        await self._log(w, "missed", agent=self._extensions(w, event.worker_ids), detail="no answer")
+        if w.ringing is not None:
             self.b2bua.cancel_ringing(w.call)
+
+    def _extensions(self, w: Waiting, worker_ids: tuple[str, ...]) -> str:
+        engine = self.routing.engines.get(w.tenant_id)
+        exts = [str(engine.workers[wid].attributes.get("extension", wid)) if engine and wid in engine.workers else wid
+                for wid in worker_ids]
+        return ",".join(exts)
 
     async def _left_queue(self, event: TaskLeftQueue) -> None:
         """Maximum wait reached (or the queue is full or closed): tell the caller and hang up (voicemail

@@ -33,3 +33,11 @@ def test_given_routing_doc_then_every_yaml_example_loads():
             assert scenario_from_dict(raw).streams
             kinds.append("scenario")
     assert kinds.count("workflow") == 3 and "queues" in kinds and "scenario" in kinds
+
+
+def test_given_engine_example_in_doc_then_it_runs_as_written():
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S) if "Engine(" in b]
+    ns: dict = {}
+    exec(compile(block, "docs/routing.md", "exec"), ns)  # noqa: S102 - our own documentation
+    assert [e.name for e in ns["events"]] == ["task.queued", "task.reserved"]
+    assert ns["engine"].task("call-42").state.value == "completed"

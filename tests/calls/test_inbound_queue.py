@@ -77,7 +77,7 @@ def test_given_available_agent_when_customer_calls_sales_then_agent_answers_and_
 def test_given_no_agent_when_caller_hangs_up_waiting_then_abandoned_with_wait(running, tmp_path, sales_number):
     admin, _ = sales_number
     impatient = tmp_path / "uac_queue_2s.xml"
-    impatient.write_text((SCENARIOS / "uac_queue.xml").read_text().replace('timeout="15000"', 'timeout="2000"'))
+    impatient.write_text((SCENARIOS / "uac_queue.xml").read_text().replace('timeout="3000"', 'timeout="2000"'))
     rc, count, out = run(sipp_command(str(impatient), running.sip_port, port=free_udp_port(), calls=1,
                                       service="1800", workdir=tmp_path), tmp_path)
     assert (rc, count) == (0, {"successful": 1, "failed": 0}), out

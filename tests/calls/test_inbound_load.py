@@ -1,0 +1,98 @@
+"""Load through the whole inbound path against `tongdai run --demo`: SIPp places calls to a queue
+number, simulated agent phones (tongdai's agent load tool) register, are offered the calls, answer, and
+are freed when the caller hangs up. Every call must be answered, with one CDR each; the delay from an
+agent being freed to its phone ringing again is reported. The short run is part of `make test`; the
+2-minute run at 20 calls/s with 100 agents (the acceptance figure) runs under `make bench`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from tests.calls.sipp import counters, free_udp_port, sipp_command
+from tests.calls.test_inbound_queue import Admin
+from tests.conftest import RunningTongdai, wait_until
+from tongdai.calls.agent_load import AgentFleet
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def centre(tmp_path_factory):
+    t = RunningTongdai(tmp_path_factory.mktemp("load"), "--set", "sip.rate_limit_per_s=50000")
+    try:
+        t.wait_ready()
+        yield t
+    finally:
+        t.stop()
+
+
+def prepare(admin: Admin, agents: int, number: str) -> list[str]:
+    """A queue without wrap-up behind `number`, and `agents` agents with the skill it needs."""
+    queue = admin.post("/api/v1/queues", {"name": f"load{number}", "target_expression": "skills.load >= 1",
+                                          "strategy": "longest_idle", "wrap_up_s": 0, "max_wait_s": 120})
+    admin.post("/api/v1/numbers", {"e164": number, "queue_id": queue["id"]})
+    ids = []
+    with httpx.Client(base_url=admin.base, headers=admin.h, timeout=10) as client:
+        for i in range(agents):
+            ext = str(5000 + int(number) % 10 * 500 + i)
+            r = client.post("/api/v1/agents", json={"name": f"Load {ext}", "extension": ext,
+                                                    "sip_password": f"load-{ext}", "skills": {"load": 5}})
+            assert r.status_code == 201, r.text
+            ids.append((ext, r.json()["id"]))
+    return [ext for ext, _ in ids], [agent_id for _, agent_id in ids]  # type: ignore[return-value]
+
+
+async def load_run(running: RunningTongdai, tmp_path, *, agents: int, rate: int, seconds: int,
+                   number: str) -> dict[str, float]:
+    admin = Admin(running.base)
+    exts, ids = prepare(admin, agents, number)
+    fleet = AgentFleet(("127.0.0.1", running.sip_port), exts, lambda e: f"load-{e}", ring_s=0.1, talk_s=None)
+    await fleet.start()
+    try:
+        assert await fleet.register_all() == agents
+        async with httpx.AsyncClient(base_url=admin.base, headers=admin.h, timeout=10) as client:
+            for agent_id in ids:
+                r = await client.post("/api/v1/routing/agents/activity",
+                                      json={"agent_id": agent_id, "activity": "available"})
+                assert r.status_code == 200, r.text
+        calls = rate * seconds
+        cmd = sipp_command("uac_queue.xml", running.sip_port, port=free_udp_port(), calls=calls, rate=rate,
+                           service=number, workdir=tmp_path, timeout_s=seconds + 60)
+        started = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(*cmd, cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(proc.communicate(), seconds + 120)
+        elapsed = time.monotonic() - started
+        result = counters(out.decode(errors="replace"))
+        summary = fleet.summary()
+        for ext in exts:
+            await fleet.register(ext, expires=0)
+        return {**result, "calls": calls, "elapsed_s": round(elapsed, 1), "rc": proc.returncode, **summary}
+    finally:
+        await fleet.stop()
+
+
+def check(result: dict[str, float], admin: Admin, number: str) -> None:
+    calls = result["calls"]
+    assert result["successful"] == calls and result["failed"] == 0, result
+    assert result["answered"] == calls  # every caller reached an agent
+    assert wait_until(lambda: admin.get("/api/v1/call-records", callee=number, limit=1)["total"] == calls, timeout=30)
+    answered = admin.get("/api/v1/call-records", callee=number, disposition="answered", limit=1)["total"]
+    assert answered == calls
+
+
+def test_given_queue_with_50_agents_when_10_calls_per_second_for_10_s_then_every_call_answered(centre, tmp_path):
+    result = asyncio.run(load_run(centre, tmp_path, agents=50, rate=10, seconds=10, number="1810"))
+    check(result, Admin(centre.base), "1810")
+    print("inbound load (short):", result)
+
+
+@pytest.mark.slow
+def test_given_100_agents_when_20_calls_per_second_for_2_minutes_then_every_call_answered(centre, tmp_path):
+    result = asyncio.run(load_run(centre, tmp_path, agents=100, rate=20, seconds=120, number="1820"))
+    check(result, Admin(centre.base), "1820")
+    print("inbound load (20 calls/s, 2 min, 100 agents):", result)

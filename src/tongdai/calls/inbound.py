@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 import wave
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,6 +92,8 @@ class InboundCalls:
         self.b2bua, self.routing, self.db = b2bua, routing, db
         self.music = music  # the file played to waiting callers (None: silence)
         self.waiting: dict[str, Waiting] = {}  # task id (= call id) -> caller
+        #: called (awaited) once caller and agent are joined: recording by the queue's policy, screen pop...
+        self.on_answered: list[Callable[[Call, Leg, Leg, str], Awaitable[None]]] = []
         bus.subscribe(TaskReserved, self._reserved)
         bus.subscribe(ReservationTimedOut, self._offer_timed_out)
         bus.subscribe(TaskLeftQueue, self._left_queue)
@@ -192,6 +194,11 @@ class InboundCalls:
         w.agent = str(worker.attributes.get("extension", wid)) if worker is not None else wid
         w.call.agent, w.call.wait_s = w.agent, time.time() - w.entered
         await self._log(w, "answered", agent=w.agent, wait_s=time.time() - w.entered)
+        for hook in self.on_answered:
+            try:
+                await hook(w.call, w.caller, agent_leg, w.queue)
+            except Exception:
+                log.exception("answered hook failed", extra={"call_id": w.call.id})
 
     async def _offer_timed_out(self, event: ReservationTimedOut) -> None:
         w = self.waiting.get(event.task_id or "")

@@ -9,6 +9,7 @@ from bench import routing_bank, routing_bench
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(1800)
 def test_routing_decisions_at_5000_agents_meet_the_goals_beside_a_naive_router():
     out = routing_bench.run([1000, 5000, 20000], runs=3, ops=20_000, naive_ops=300)
     print(json.dumps(out, indent=2))
@@ -22,6 +23,7 @@ def test_routing_decisions_at_5000_agents_meet_the_goals_beside_a_naive_router()
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(600)
 def test_bank_replay_reports_simulated_and_actual_per_service_type():
     results = [routing_bank.run(m, wrap_up=w) for m in ("01", "10") for w in (False, True)]
     print(json.dumps(results, indent=2))

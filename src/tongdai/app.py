@@ -136,13 +136,18 @@ def _inbound_calls(app: App, media: Any) -> Any:
     def music() -> str | None:
         return str(default_music(app.settings.data_dir / "music"))
 
-    return lambda b2bua: InboundCalls(b2bua, _routing(app), app.db, app.bus, music=music)
+    return lambda b2bua: InboundCalls(b2bua, _routing(app), app.db, app.bus, music=music,
+                                      available_on_register=app.settings.routing.available_on_register)
 
 
 def build_app(settings: Settings) -> App:
     """Build the App and every service from the settings."""
     app = App(settings)
+    from tongdai.media.recording import RecordingRecoveryService, recordings_root
     from tongdai.media.rtpengine import RtpengineService
+
+    # recordings a crash left unfinished are made valid files before anything else starts
+    app.services.append(RecordingRecoveryService(recordings_root(settings.data_dir, settings.media.recordings_dir)))
 
     media = RtpengineService(settings.media, data_dir=settings.data_dir, bus=app.bus)
     app.services.append(media)

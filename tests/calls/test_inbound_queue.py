@@ -90,3 +90,18 @@ def test_given_no_agent_when_caller_hangs_up_waiting_then_abandoned_with_wait(ru
     assert entry["queue"] == "sales" and entry["position"] == 1 and 1.8 <= entry["wait_s"] <= 4
     cdr = admin.get("/api/v1/call-records", callee="1800", disposition="abandoned")["items"]
     assert cdr and cdr[0]["talk_s"] == 0 and cdr[0]["agent"] == ""
+
+
+def test_given_phones_alone_when_agent_phone_registers_then_agent_available_and_offline_when_it_goes(
+        running, sales_number):
+    admin, agents = sales_number
+    port = free_udp_port()
+
+    def activity() -> str:
+        return {a["worker_id"]: a for a in admin.get("/api/v1/routing/agents")}[agents["1004"]]["activity"]
+
+    assert activity() == "offline"
+    assert register("1004", "sip-demo-1004", port, running.sip_port) == 200
+    assert wait_until(lambda: activity() == "available", timeout=5)
+    assert register("1004", "sip-demo-1004", port, running.sip_port, expires=0) == 200
+    assert wait_until(lambda: activity() == "offline", timeout=5)

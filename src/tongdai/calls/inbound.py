@@ -30,7 +30,8 @@ from tongdai.core.db import Database
 from tongdai.core.errors import TongdaiError
 from tongdai.core.events import EventBus
 from tongdai.routing.events import ReservationTimedOut, TaskLeftQueue, TaskReserved
-from tongdai.routing.model import Task, TaskState
+from tongdai.routing.model import Activity, Task, TaskState
+from tongdai.sip.events import AgentDeviceRegistered, AgentDeviceUnregistered
 from tongdai.routing.service import RoutingService
 from tongdai.sip.dialog import Dialog
 from tongdai.sip.message import Request, new_tag
@@ -88,7 +89,7 @@ class InboundCalls:
     """Answers callers on the tenant's numbers and joins them to agents chosen by the routing engine."""
 
     def __init__(self, b2bua: B2bua, routing: RoutingService, db: Database, bus: EventBus, *,
-                 music: Callable[[], str | None] = lambda: None) -> None:
+                 music: Callable[[], str | None] = lambda: None, available_on_register: bool = False) -> None:
         self.b2bua, self.routing, self.db = b2bua, routing, db
         self.music = music  # the file played to waiting callers (None: silence)
         self.waiting: dict[str, Waiting] = {}  # task id (= call id) -> caller
@@ -98,6 +99,41 @@ class InboundCalls:
         bus.subscribe(ReservationTimedOut, self._offer_timed_out)
         bus.subscribe(TaskLeftQueue, self._left_queue)
         b2bua.on_call_end.append(self._call_ended)
+        if available_on_register:
+            bus.subscribe(AgentDeviceRegistered, self._device_registered)
+            bus.subscribe(AgentDeviceUnregistered, self._device_unregistered)
+
+    # --- phones make agents available (routing.available_on_register) ---
+    async def _device_registered(self, event: AgentDeviceRegistered) -> None:
+        await self._set_activity(event.tenant_id, event.extension, Activity.AVAILABLE, only_from=Activity.OFFLINE)
+
+    async def _device_unregistered(self, event: AgentDeviceUnregistered) -> None:
+        if event.tenant_id is None:
+            return
+        aor = f"{event.tenant_id}/{event.extension}"
+        if self.b2bua.resolve(event.extension, event.tenant_id) is not None and not any(
+                True for _ in self._live_devices(aor)):
+            await self._set_activity(event.tenant_id, event.extension, Activity.OFFLINE)
+
+    def _live_devices(self, aor: str) -> list[object]:
+        dest = self.b2bua.resolve(aor.split("/", 1)[1], aor.split("/", 1)[0])
+        return list(dest.targets) if dest is not None else []
+
+    async def _set_activity(self, tenant_id: str | None, extension: str, activity: Activity, *,
+                            only_from: Activity | None = None) -> None:
+        if tenant_id is None:
+            return
+        try:
+            async with self.db.session() as session:
+                engine = await self.routing.engine(session, tenant_id)
+                worker = next((w for w in engine.workers.values() if w.attributes.get("extension") == extension), None)
+                if worker is None or worker.activity is activity or (only_from and worker.activity is not only_from):
+                    return
+                wid = worker.id
+                await self.routing.call(session, tenant_id, lambda e, now: e.set_activity(wid, activity, now,
+                                                                                          reason="phone"))
+        except Exception:
+            log.exception("could not follow the agent's phone", extra={"extension": extension})
 
     # --- a caller arrives ---
     def take(self, invite: Request, source: Address, tenant_id: str, number: str, queue: str) -> None:

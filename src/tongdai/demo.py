@@ -90,7 +90,8 @@ async def load(db: AsyncSession) -> Tenant:
         db.add(Agent(tenant_id=t, user_id=user.id, name=name, extension=ext, sip_password=SIP_PASSWORD.format(ext=ext),
                      skills=skills, languages=langs, site_id=(hanoi if i < 2 else hcmc).id, team_id=team.id,
                      capacity={"voice": 1, "chat": 3, "email": 5}, queues=[q for q in ("sales", "support") if q in skills]))
-    db.add(Number(tenant_id=t, e164="1000", description="Main number", flow="demo"))
+    # the main number runs the demo call flow; without one it leads straight to the sales queue
+    db.add(Number(tenant_id=t, e164="1000", description="Main number", flow="demo", queue_id=sales.id))
     db.add(Number(tenant_id=t, e164="9196", description="Echo test", flow="echo"))
     for kind, code, label, productive in [
         ("not_ready", "break", "Break", False), ("not_ready", "lunch", "Lunch", False),

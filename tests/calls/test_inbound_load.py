@@ -61,7 +61,7 @@ async def load_run(running: RunningTongdai, tmp_path, *, agents: int, rate: int,
                 assert r.status_code == 200, r.text
         calls = rate * seconds
         cmd = sipp_command("uac_queue.xml", running.sip_port, port=free_udp_port(), calls=calls, rate=rate,
-                           service=number, workdir=tmp_path, timeout_s=seconds + 60)
+                           service=number, caller="0901234567", workdir=tmp_path, timeout_s=seconds + 60)
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(*cmd, cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
                                                     stderr=asyncio.subprocess.STDOUT)

@@ -9,7 +9,7 @@ import pytest
 
 from tests.calls.sipp import free_udp_port, register, run, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
-from tests.calls.test_inbound_queue import Admin, queue_log
+from tests.calls.test_inbound_queue import Admin, caller_waiting, queue_log
 from tests.conftest import RunningTongdai, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -42,8 +42,8 @@ def test_given_first_agent_never_answers_then_next_agent_gets_the_call_and_first
     admin.post("/api/v1/routing/agents/activity", {"agent_id": agents["1001"], "activity": "available"})
     time.sleep(0.5)
     admin.post("/api/v1/routing/agents/activity", {"agent_id": agents["1002"], "activity": "available"})
-    rc, count, out = run(sipp_command("uac_queue.xml", running.sip_port, port=free_udp_port(), calls=1,
-                                      service="1801", workdir=tmp_path), tmp_path)
+    rc, count, out = run(sipp_command(caller_waiting(tmp_path, 15000), running.sip_port, port=free_udp_port(), calls=1,
+                                      service="1801", caller="0901234567", workdir=tmp_path), tmp_path)
     assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
     assert finish(deaf_phone)[1] == {"successful": 1, "failed": 0}  # it rang and was cancelled
     assert finish(good_phone)[1] == {"successful": 1, "failed": 0}  # it answered

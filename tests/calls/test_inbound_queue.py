@@ -38,9 +38,19 @@ class Admin:
 def sales_number(running):
     admin = Admin(running.base)
     sales = next(q for q in admin.get("/api/v1/queues")["items"] if q["name"] == "sales")
+    # no wrap-up, so that each test finds the agents free (wrap-up itself is the routing engine's, tested there)
+    r = httpx.patch(f"{running.base}/api/v1/queues/{sales['id']}", json={"wrap_up_s": 0}, headers=admin.h, timeout=10)
+    assert r.status_code == 200, r.text
     admin.post("/api/v1/numbers", {"e164": "1800", "description": "Sales line", "queue_id": sales["id"]})
     agents = {a["extension"]: a["id"] for a in admin.get("/api/v1/agents")["items"]}
     return admin, agents
+
+
+def caller_waiting(tmp_path, ms: int) -> str:
+    """A copy of the queue caller scenario that waits `ms` for the agent (instead of 3 s)."""
+    path = tmp_path / f"uac_queue_{ms}.xml"
+    path.write_text((SCENARIOS / "uac_queue.xml").read_text().replace('timeout="3000"', f'timeout="{ms}"'))
+    return str(path)
 
 
 def queue_log(admin: Admin, call_id: str) -> list[str]:
@@ -56,7 +66,7 @@ def test_given_available_agent_when_customer_calls_sales_then_agent_answers_and_
     assert register("1002", "sip-demo-1002", phone, running.sip_port) == 200
     admin.post("/api/v1/routing/agents/activity", {"agent_id": agents["1002"], "activity": "available"})
     rc, count, out = run(sipp_command("uac_queue.xml", running.sip_port, port=free_udp_port(), calls=1,
-                                      service="1800", workdir=tmp_path), tmp_path)
+                                      service="1800", caller="0901234567", workdir=tmp_path), tmp_path)
     assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
     rc, count, out = finish(uas)
     assert count == {"successful": 1, "failed": 0}, out  # the agent's phone rang, answered, got the BYE
@@ -76,10 +86,8 @@ def test_given_available_agent_when_customer_calls_sales_then_agent_answers_and_
 
 def test_given_no_agent_when_caller_hangs_up_waiting_then_abandoned_with_wait(running, tmp_path, sales_number):
     admin, _ = sales_number
-    impatient = tmp_path / "uac_queue_2s.xml"
-    impatient.write_text((SCENARIOS / "uac_queue.xml").read_text().replace('timeout="3000"', 'timeout="2000"'))
-    rc, count, out = run(sipp_command(str(impatient), running.sip_port, port=free_udp_port(), calls=1,
-                                      service="1800", workdir=tmp_path), tmp_path)
+    rc, count, out = run(sipp_command(caller_waiting(tmp_path, 2000), running.sip_port, port=free_udp_port(), calls=1,
+                                      service="1800", caller="0901234567", workdir=tmp_path), tmp_path)
     assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
 
     def abandoned() -> list[dict]:
@@ -105,3 +113,22 @@ def test_given_phones_alone_when_agent_phone_registers_then_agent_available_and_
     assert wait_until(lambda: activity() == "available", timeout=5)
     assert register("1004", "sip-demo-1004", port, running.sip_port, expires=0) == 200
     assert wait_until(lambda: activity() == "offline", timeout=5)
+
+
+def test_given_best_agent_is_the_caller_then_call_goes_to_the_next_agent(running, tmp_path, sales_number):
+    """Agent 1001 (the most skilled in sales) calls the sales line from its own phone: it is on a call,
+    so the offer passes to 1002."""
+    admin, agents = sales_number
+    own, other = free_udp_port(), free_udp_port()
+    phone_1002 = start(sipp_command("uas", running.sip_port, port=other, calls=1, workdir=tmp_path), tmp_path)
+    time.sleep(0.3)
+    assert register("1001", "sip-demo-1001", own, running.sip_port) == 200
+    assert register("1002", "sip-demo-1002", other, running.sip_port) == 200
+    rc, count, out = run(sipp_command(caller_waiting(tmp_path, 10000), running.sip_port, port=own, calls=1, service="1800",
+                                      caller="1001", workdir=tmp_path), tmp_path)
+    assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+    assert finish(phone_1002)[1] == {"successful": 1, "failed": 0}
+    record = admin.get("/api/v1/call-records", caller="1001", callee="1800")["items"][0]
+    assert record["agent"] == "1002" and record["disposition"] == "answered"
+    for ext, port in (("1001", own), ("1002", other)):
+        assert register(ext, f"sip-demo-{ext}", port, running.sip_port, expires=0) == 200

@@ -257,6 +257,11 @@ class B2bua:
     async def hang_up(self, leg: Leg) -> None:
         await self._hang_up(leg)
 
+    def busy(self, extension: str, tenant_id: str | None) -> bool:
+        """Is this extension on a call tongdai carries (calling, ringing or talking)?"""
+        return any(leg.label == extension and not leg.ended and call.tenant_id == tenant_id
+                   for call in self.calls.values() for leg in call.legs)
+
     def cancel_ringing(self, call: Call) -> None:
         """CANCEL every leg of `call` still ringing."""
         for leg in list(self.pending.values()):

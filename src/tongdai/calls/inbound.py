@@ -192,10 +192,15 @@ class InboundCalls:
     async def _ring(self, w: Waiting, event: TaskReserved) -> None:
         targets: list[tuple[str, Address]] = []
         worker_of: dict[str, str] = {}
+        declined: set[str] = set()
         engine = self.routing.engines.get(w.tenant_id)
         for wid in event.worker_ids:
             worker = engine.workers.get(wid) if engine is not None else None
             ext = str(worker.attributes.get("extension", "")) if worker is not None else ""
+            if ext and self.b2bua.busy(ext, w.tenant_id):  # on a call of its own (internal, outside)
+                await self._routing(w, lambda e, now, wid=wid: e.reject(event.reservation_id, wid, now))
+                declined.add(wid)
+                continue
             dest = self.b2bua.resolve(ext, w.tenant_id) if ext else None
             for uri, addr in dest.targets if dest is not None else []:
                 targets.append((uri, addr))
@@ -203,6 +208,8 @@ class InboundCalls:
             await self._log(w, "offered", agent=ext)
         if not targets:  # the offered agents have no phone registered: decline for them
             for wid in event.worker_ids:
+                if wid in declined:
+                    continue
                 await self._routing(w, lambda e, now, wid=wid: e.reject(event.reservation_id, wid, now,
                                                                         not_ready=True))
             return

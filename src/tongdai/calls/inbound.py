@@ -31,9 +31,9 @@ from tongdai.core.errors import TongdaiError
 from tongdai.core.events import EventBus
 from tongdai.routing.events import ReservationTimedOut, TaskLeftQueue, TaskReserved
 from tongdai.routing.model import Activity, Task, TaskState
-from tongdai.sip.events import AgentDeviceRegistered, AgentDeviceUnregistered
 from tongdai.routing.service import RoutingService
 from tongdai.sip.dialog import Dialog
+from tongdai.sip.events import AgentDeviceRegistered, AgentDeviceUnregistered
 from tongdai.sip.message import Request, new_tag
 from tongdai.sip.stack import Address
 

@@ -151,6 +151,7 @@ def build_app(settings: Settings) -> App:
 
     media = RtpengineService(settings.media, data_dir=settings.data_dir, bus=app.bus)
     app.services.append(media)
+    app.services.append(_routing(app))  # tenants with live stored tasks are rebuilt at start
     if settings.sip.enabled:
         from tongdai.sip.service import SipService
 

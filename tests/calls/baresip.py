@@ -24,7 +24,7 @@ class Baresip:
                         "sine", "440"], check=True, timeout=30)
         (workdir / "config").write_text(
             "module_path /usr/lib/baresip/modules\n"
-            f"sip_listen 127.0.0.1:{self.sip_port}\nsip_transports udp\n"
+            f"sip_listen 127.0.0.1:{self.sip_port}\nsip_transports udp\nnet_interface 127.0.0.1\n"
             f"audio_source aufile,{workdir / 'tone.wav'}\naudio_player aufile,{workdir / 'received.wav'}\n"
             "audio_alert aufile,/dev/null\n"
             f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}\n"

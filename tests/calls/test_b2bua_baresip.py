@@ -67,3 +67,26 @@ def test_given_call_answered_by_baresip_when_it_transfers_to_1003_then_caller_re
     rc, count, out = finish(target)
     assert count == {"successful": 1, "failed": 0}, out
     assert register("1003", "sip-demo-1003", port, running.sip_port, expires=0) == 200
+
+
+def test_given_baresip_agent_when_baresip_caller_dials_main_number_then_they_talk_both_ways(running, tmp_path):
+    """The demo as a person tries it: agent 1002's softphone is registered (so available); 1001 dials the
+    main number 1000, hears music, and is joined to 1002; RTP arrives on both phones."""
+    agent = Baresip(tmp_path / "agent", "1002", "sip-demo-1002", running.sip_port)
+    caller = Baresip(tmp_path / "caller", "1001", "sip-demo-1001", running.sip_port, answer="manual")
+    try:
+        agent.wait_registered()
+        caller.wait_registered()
+        time.sleep(0.5)  # both phones' registrations made the agents available
+        caller.command("dial", f"sip:1000@127.0.0.1:{running.sip_port}")
+        caller.wait_event("CALL_ESTABLISHED")
+        assert agent.wait_event("CALL_ESTABLISHED", timeout=15)["peeruri"].startswith("sip:1001@")
+        time.sleep(2)
+        caller.command("hangup")
+        caller.wait_event("CALL_CLOSED")
+        agent.wait_event("CALL_CLOSED")
+        assert "incoming rtp for 'audio' established" in agent.log()  # the caller's voice reached the agent
+        assert "receiving from 127.0.0.1" in caller.log() and "SSRC changed" in caller.log()  # music, then the agent
+    finally:
+        caller.stop()
+        agent.stop()

@@ -16,7 +16,7 @@ def baresip_config(d, ext: str, password: str, server_port: int) -> None:
                    check=True, timeout=30)
     (d / "config").write_text(
         "module_path /usr/lib/baresip/modules\n"
-        f"sip_listen 127.0.0.1:{free_port(socket.SOCK_DGRAM)}\nsip_transports udp\n"
+        f"sip_listen 127.0.0.1:{free_port(socket.SOCK_DGRAM)}\nsip_transports udp\nnet_interface 127.0.0.1\n"
         f"audio_source aufile,{d / 'tone.wav'}\naudio_player aufile,{d / 'received.wav'}\naudio_alert aufile,/dev/null\n"
         "module g711.so\nmodule aufile.so\nmodule account.so\nmodule menu.so\n")
     (d / "accounts").write_text(f"<sip:{ext}@127.0.0.1:{server_port}>;auth_pass={password};regint=60;answermode=auto\n")

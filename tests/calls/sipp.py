@@ -13,8 +13,10 @@ from tongdai.sip.message import Response, new_branch, new_tag, parse
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
 
-def register(ext: str, password: str, contact_port: int, server_port: int, expires: int = 300) -> int:
-    """Register `sip:ext@127.0.0.1:contact_port` for extension `ext` with digest; the final status."""
+def register(ext: str, password: str, contact_port: int, server_port: int, expires: int = 300,
+             contact_params: str = "") -> int:
+    """Register `sip:ext@127.0.0.1:contact_port` (with `contact_params`, e.g. `;transport=tcp`) for
+    extension `ext` with digest; the final status."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(3)
@@ -25,7 +27,7 @@ def register(ext: str, password: str, contact_port: int, server_port: int, expir
         for cseq in (1, 2):
             msg = (f"REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{sock.getsockname()[1]};branch={new_branch()};rport\r\n"
                    f"From: <sip:{ext}@127.0.0.1>;tag={tag}\r\nTo: <sip:{ext}@127.0.0.1>\r\nCall-ID: {call_id}\r\n"
-                   f"CSeq: {cseq} REGISTER\r\nContact: <sip:{ext}@127.0.0.1:{contact_port}>;expires={expires}\r\n"
+                   f"CSeq: {cseq} REGISTER\r\nContact: <sip:{ext}@127.0.0.1:{contact_port}{contact_params}>;expires={expires}\r\n"
                    f"Max-Forwards: 70\r\n{auth}Content-Length: 0\r\n\r\n")
             sock.sendto(msg.encode(), ("127.0.0.1", server_port))
             resp = parse(sock.recv(65535))
@@ -41,7 +43,8 @@ def register(ext: str, password: str, contact_port: int, server_port: int, expir
 
 def sipp_command(scenario: str, server_port: int, *, port: int, calls: int = 1, rate: int = 10,
                  service: str = "", caller: str = "", keys: dict[str, str] | None = None, workdir: Path,
-                 timeout_s: int = 30, local_ip: str = "127.0.0.1", limit: int | None = None) -> list[str]:
+                 timeout_s: int = 30, local_ip: str = "127.0.0.1", limit: int | None = None,
+                 transport: str = "u1") -> list[str]:
     """A SIPp command line for one of the scenarios here ("uas"/"uac": SIPp's built-in ones)."""
     cmd = ["sipp", "-sn" if scenario in ("uas", "uac") else "-sf",
            scenario if scenario in ("uas", "uac") else str(SCENARIOS / scenario)]
@@ -58,6 +61,7 @@ def sipp_command(scenario: str, server_port: int, *, port: int, calls: int = 1, 
         cmd += ["-inf", str(users), "-au", caller, "-ap", f"sip-demo-{caller}"]
     for k, v in (keys or {}).items():
         cmd += ["-key", k, v]
+    cmd += ["-t", transport] if transport != "u1" else []
     cmd += ["-i", local_ip, "-p", str(port), "-nostdin", "-timeout", str(timeout_s), "-timeout_error",
             "-trace_err", "-error_file", str(workdir / f"errors-{port}.log")]
     if scenario == "uas" or scenario.startswith("uas_"):

@@ -112,6 +112,7 @@ class Leg:
     expiry: asyncio.TimerHandle | None = None
     echo: bool = False  # the echo test: this party hears itself
     status: int = 0  # the final status of this leg's INVITE
+    transport: str = "UDP"  # how tongdai talks to this party (UDP, TCP, TLS)
 
 
 @dataclass(eq=False)
@@ -170,7 +171,7 @@ class B2bua:
         caller = invite.from_().uri.user_unescaped or ""
         call = self._new_call(dest.tenant_id or caller_tenant, caller, dest.label)
         call.kind = "outbound" if dest.kind == "trunk" else "internal"
-        leg = Leg(call, "caller", caller, source, sdp=invite.body)
+        leg = Leg(call, "caller", caller, source, sdp=invite.body, transport=via_transport(invite))
         if not dest.targets:  # nobody registered on that extension: the attempt still has its record
             leg.status, leg.ended = 480, True
             call.legs.append(leg)
@@ -282,7 +283,7 @@ class B2bua:
         """Answer the echo test: the caller hears its own audio back (through the media anchor)."""
         call = self._new_call(tenant_id, invite.from_().uri.user_unescaped or "", "9196")
         call.kind = "echo"
-        leg = Leg(call, "caller", call.caller, source, sdp=invite.body, echo=True)
+        leg = Leg(call, "caller", call.caller, source, sdp=invite.body, echo=True, transport=via_transport(invite))
         leg.dialog = Dialog.as_uas(invite, new_tag(), self.contact)
         call.legs.append(leg)
         self._spawn(self._echo(invite, leg))
@@ -376,7 +377,7 @@ class B2bua:
         for uri, addr in dest.targets:
             if owner.ended:
                 break
-            leg = Leg(owner.call, "callee", dest.label, addr)
+            leg = Leg(owner.call, "callee", dest.label, addr, transport=uri_transport(uri))
             final = await self._invite(leg, uri, owner, body, ringing)
             if final is not None and final.status in (401, 407) and dest.username:
                 final = await self._invite(leg, uri, owner, body, ringing, challenge=final, dest=dest)
@@ -391,7 +392,7 @@ class B2bua:
         """Ring every device of an extension in parallel; CANCEL the others once one answers."""
         attempts: dict[asyncio.Task[Response | None], Leg] = {}
         for uri, addr in dest.targets:
-            leg = Leg(owner.call, "callee", dest.label, addr)
+            leg = Leg(owner.call, "callee", dest.label, addr, transport=uri_transport(uri))
             attempts[asyncio.ensure_future(self._invite(leg, uri, owner, body, ringing))] = leg
         winner: Leg | None = None
         best: Response | None = None
@@ -439,15 +440,20 @@ class B2bua:
             owner.call.legs.append(leg)
         self.pending[(call_id, tag)] = leg
         try:
-            final = await asyncio.wait_for(self.stack.request(invite, leg.dest, on_provisional=ringing),
+            final = await asyncio.wait_for(self.stack.request(invite, leg.dest, on_provisional=ringing,
+                                                              transport=leg.transport),
                                            self.ring_timeout)
         except TimeoutError:
             final = None
-            with contextlib.suppress(TimeoutError, SipParseError):
+            with contextlib.suppress(OSError, SipParseError):
                 await self.stack.cancel(invite, leg.dest)
+        except OSError as exc:  # a TCP or TLS device that cannot be reached
+            log.warning("could not reach %s: %s", uri, exc, extra={"call_id": owner.call.id})
+            final = None
         finally:
             self.pending.pop((call_id, tag), None)
         leg.status = final.status if final is not None else 408
+        leg.transport = via_transport(invite)  # the stack may have moved a large INVITE to TCP
         leg.ended = leg.status >= 300
         log.info("call leg answered" if final is not None and final.status < 300 else "call leg failed",
                  extra={"call_id": owner.call.id, "uri": uri, "dest": f"{leg.dest[0]}:{leg.dest[1]}",
@@ -556,7 +562,7 @@ class B2bua:
         peer = leg.peer
         if peer is not None and peer.dialog is not None and not peer.ended:
             info = peer.dialog.request("INFO", body=req.body, content_type=req.content_type())
-            self._spawn(self._send_quietly(info, peer.dest))
+            self._spawn(self._request(info, peer))
         return req.response(200)
 
     def _reinvite(self, leg: Leg, req: Request) -> Response | None:
@@ -720,7 +726,8 @@ class B2bua:
         ack = leg.dialog.request("ACK", body=body)
         leg.dialog.local_seq -= 1  # an ACK takes the INVITE's CSeq number
         ack.set("cseq", f"{invite.cseq().number} ACK")
-        ack.add("via", f"SIP/2.0/UDP {self.host}:{self.stack.udp_port};branch=z9hG4bK{new_tag()}", first=True)
+        port = self.stack.local_port(leg.transport)
+        ack.add("via", f"SIP/2.0/{leg.transport} {self.host}:{port};branch=z9hG4bK{new_tag()}", first=True)
         self.stack.send(ack, leg.dest)
         return ack
 
@@ -751,7 +758,7 @@ class B2bua:
 
     async def _cancel(self, leg: Leg) -> None:
         assert leg.invite is not None
-        with contextlib.suppress(TimeoutError, SipParseError):
+        with contextlib.suppress(OSError, SipParseError):
             await self.stack.cancel(leg.invite, leg.dest)
 
     def on_stray_response(self, resp: Response, now: float) -> None:
@@ -773,14 +780,13 @@ class B2bua:
 
     async def _request(self, req: Request, leg: Leg) -> Response | None:
         try:
-            return await self.stack.request(req, leg.dest)
+            return await self.stack.request(req, leg.dest, transport=leg.transport)
         except TimeoutError:
             log.warning("no answer to %s", req.method, extra={"call_id": leg.call.id})
             return None
-
-    async def _send_quietly(self, req: Request, dest: Address) -> None:
-        with contextlib.suppress(TimeoutError):
-            await self.stack.request(req, dest)
+        except OSError as exc:  # a TCP or TLS peer that cannot be reached
+            log.warning("could not reach the party: %s", exc, extra={"call_id": leg.call.id})
+            return None
 
     def _forget(self, leg: Leg) -> None:
         leg.ended = True
@@ -851,6 +857,23 @@ def _mirror_direction(offer: bytes, answer: bytes) -> bytes:
     if _DIRECTION.search(answer):
         return _DIRECTION.sub(b"a=" + wanted, answer)
     return answer.rstrip(b"\r\n") + b"\r\na=" + wanted + b"\r\n"
+
+
+def via_transport(req: Request) -> str:
+    """The transport a request came over (its top Via): UDP, TCP or TLS."""
+    try:
+        return req.top_via().transport.upper()
+    except SipParseError:
+        return "UDP"
+
+
+def uri_transport(uri: str) -> str:
+    """The transport a URI asks for: `sips:` is TLS, else its `transport` parameter, else UDP."""
+    low = uri.lower()
+    if low.startswith("sips:"):
+        return "TLS"
+    match = re.search(r";transport=(udp|tcp|tls)", low.split("?", 1)[0])
+    return match.group(1).upper() if match else "UDP"
 
 
 def _media_address(sdp: bytes) -> tuple[bytes, bytes]:

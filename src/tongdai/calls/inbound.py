@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tongdai.calls.b2bua import PASSTHROUGH, B2bua, Call, Destination, Leg
+from tongdai.calls.b2bua import PASSTHROUGH, B2bua, Call, Destination, Leg, via_transport
 from tongdai.calls.models import QueueLogEntry
 from tongdai.core.db import Database
 from tongdai.core.errors import TongdaiError
@@ -141,7 +141,7 @@ class InboundCalls:
         caller = invite.from_().uri.user_unescaped or ""
         call = self.b2bua.new_call(tenant_id, caller, number)
         call.kind, call.queue = "inbound", queue
-        leg = Leg(call, "caller", caller, source, sdp=invite.body)
+        leg = Leg(call, "caller", caller, source, sdp=invite.body, transport=via_transport(invite))
         leg.dialog = Dialog.as_uas(invite, new_tag(), self.b2bua.contact)
         call.legs.append(leg)
         self.b2bua.spawn(self._answer_and_queue(invite, Waiting(call, leg, tenant_id, queue, time.time())))

@@ -283,6 +283,8 @@ class SipService:
         self.stack = SipStack(self.core, host=settings.host, max_message=settings.max_message_bytes,
                               max_transactions=settings.max_transactions)
         self.stack.guard = self.core.guard = guard
+        if settings.tls_ca_file:  # whom tongdai trusts when it connects over TLS (trunks, phones)
+            self.stack.tls_client = ssl.create_default_context(cafile=settings.tls_ca_file)
         self.state_file = (data_dir / "sip-registrations.json") if data_dir else None
         self._ready = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -342,7 +344,8 @@ class SipService:
                 return Destination(targets, account.tenant_id, "extension", user)
         for pattern, trunk in self._outbound:
             if pattern.match(user):
-                targets = [(f"sip:{user}@{gw}", _address(f"sip:{gw}")) for gw in trunk.gateways]
+                param = "" if trunk.transport == "udp" else f";transport={trunk.transport}"
+                targets = [(f"sip:{user}@{gw}{param}", _address(f"sip:{gw}")) for gw in trunk.gateways]
                 return Destination(targets, tenant_id, "trunk", user, trunk.username,
                                    trunk.password.get_secret_value())
         return None

@@ -16,6 +16,7 @@ class TrunkSettings(BaseModel):
     password: SecretStr = Field(SecretStr(""), description="Digest password.")
     registration: bool = Field(False, description="Register to the first gateway (username and password needed).")
     register_expires: int = Field(600, ge=60, le=86400, description="Registration lifetime asked for, in seconds.")
+    transport: Literal["udp", "tcp", "tls"] = Field("udp", description="How tongdai reaches the gateways.")
     inbound_addresses: list[str] = Field(
         default_factory=list, description="Source addresses of the carrier: calls from them are trusted."
     )
@@ -34,6 +35,9 @@ class SipSettings(BaseModel):
     tls_port: int = Field(0, ge=0, le=65535, description="TLS port, usually 5061 (0 disables TLS).")
     tls_cert_file: str = Field("", description="PEM certificate chain for TLS.")
     tls_key_file: str = Field("", description="PEM private key for TLS.")
+    tls_ca_file: str = Field(
+        "", description="PEM certificates that TLS peers tongdai connects to must chain to (empty: the system's CAs)."
+    )
     digest_algorithms: list[Literal["MD5", "SHA-256"]] = Field(
         ["MD5"],
         description="Digest challenges offered, in order. Add SHA-256 (RFC 8760) only when every phone supports it: "

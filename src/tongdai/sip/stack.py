@@ -25,6 +25,9 @@ from tongdai.sip.validate import check_request
 
 log = logging.getLogger(__name__)
 Address = tuple[str, int]
+#: a UDP request larger than this goes over TCP (RFC 3261 18.1.1: within 200 bytes of a 1500-byte MTU)
+LARGE_REQUEST = 1300
+CONNECT_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class _Client:
     future: asyncio.Future[Response]
     dest: Address
     on_provisional: Callable[[Response], None] | None
+    send: Callable[[bytes], None]
 
 
 class Handler(Protocol):
@@ -81,6 +85,10 @@ class SipStack:
         self.tcp: asyncio.base_events.Server | None = None
         self.tls: asyncio.base_events.Server | None = None
         self.clients: dict[tuple[str, str], _Client] = {}
+        #: open TCP/TLS connections by (transport, peer address): ours and those peers opened to us
+        self.connections: dict[tuple[str, Address], _Tcp] = {}
+        #: the TLS context for connections tongdai opens (None: the system's default, verifying)
+        self.tls_client: ssl.SSLContext | None = None
         self.stats = {"received": 0, "parse_errors": 0, "refused": 0, "overload": 0, "guarded": 0}
         self.guard: SourceGuard | None = None
 
@@ -242,33 +250,83 @@ class SipStack:
 
     # --- client side ---
     async def request(self, req: Request, dest: Address,
-                      on_provisional: Callable[[Response], None] | None = None) -> Response:
-        """Send `req` over UDP in a new client transaction; the final response (TimeoutError after
-        Timer B/F). Provisional responses go to `on_provisional`. A 2xx to INVITE is the caller's to
-        acknowledge (`send_ack`)."""
-        assert self.udp is not None and self._loop is not None
+                      on_provisional: Callable[[Response], None] | None = None, *,
+                      transport: str = "UDP") -> Response:
+        """Send `req` in a new client transaction; the final response (TimeoutError after Timer B/F).
+        Provisional responses go to `on_provisional`. A 2xx to INVITE is the caller's to acknowledge
+        (`send_ack`). `transport` is UDP, TCP or TLS; a UDP request within 200 bytes of the path MTU goes
+        over TCP instead when the peer takes TCP (RFC 3261 18.1.1)."""
+        assert self._loop is not None
         branch = new_branch()
-        req.add("via", f"SIP/2.0/UDP {self.host}:{self.udp_port};branch={branch};rport", first=True)
-        return await self._run_client(req, dest, branch, on_provisional)
+        transport = transport.upper()
+        if transport == "UDP" and len(bytes(req)) > LARGE_REQUEST and await self._can_connect("TCP", dest):
+            transport = "TCP"
+        port = self.udp_port if transport == "UDP" else self.local_port(transport)
+        req.add("via", f"SIP/2.0/{transport} {self.host}:{port};branch={branch};rport", first=True)
+        return await self._run_client(req, dest, branch, on_provisional, transport)
+
+    async def connection(self, transport: str, dest: Address) -> _Tcp:
+        """An open TCP or TLS connection to `dest`: one that peer opened to us, or a new one."""
+        assert self._loop is not None
+        conn = self.connections.get((transport, dest))
+        if conn is not None and conn.transport is not None and not conn.transport.is_closing():
+            return conn
+        ctx = self.tls_client if transport == "TLS" else None
+        if transport == "TLS" and ctx is None:
+            ctx = ssl.create_default_context()
+        _, proto = await asyncio.wait_for(self._loop.create_connection(
+            lambda: _Tcp(self, transport), dest[0], dest[1], ssl=ctx,
+            server_hostname=dest[0] if ctx is not None else None), CONNECT_TIMEOUT)
+        return proto
+
+    async def _can_connect(self, transport: str, dest: Address) -> bool:
+        try:
+            await self.connection(transport, dest)
+            return True
+        except (OSError, TimeoutError, ssl.SSLError):
+            return False
+
+    def local_port(self, transport: str) -> int:
+        """The port tongdai listens on for `transport` (its Via sent-by), else UDP's."""
+        if transport == "TLS" and self.tls is not None:
+            return self.tls_port
+        if transport in ("TCP", "TLS") and self.tcp is not None:
+            return self.tcp_port
+        return self.udp_port if self.udp is not None else 0
+
+    def _sender(self, transport: str, dest: Address) -> Callable[[bytes], None]:
+        """Where a client transaction's bytes go."""
+        if transport == "UDP":
+            assert self.udp is not None
+            udp = self.udp
+            return lambda data: udp.sendto(data, dest)
+        conn = self.connections.get((transport, dest))
+        if conn is None:
+            raise OSError(f"no {transport} connection to {dest[0]}:{dest[1]}")
+        return conn.write
 
     async def cancel(self, invite: Request, dest: Address) -> Response:
         """CANCEL a pending INVITE we sent (RFC 3261 9.1): same Request-URI, top Via, Call-ID, From,
         To and CSeq number; the INVITE's own transaction then ends with 487."""
         headers = [(n, v) for n, v in invite.headers if n in ("from", "to", "call-id", "route", "max-forwards")]
-        via = invite.get("via") or ""
-        headers = [("via", split_commas(via)[0]), *headers, ("cseq", f"{invite.cseq().number} CANCEL")]
-        cancel = Request("CANCEL", invite.uri, headers)
-        return await self._run_client(cancel, dest, invite.top_via().branch or "", None)
+        headers = [("via", split_commas(invite.get("via") or "")[0]), *headers,
+                   ("cseq", f"{invite.cseq().number} CANCEL")]
+        top = invite.top_via()
+        return await self._run_client(Request("CANCEL", invite.uri, headers), dest, top.branch or "", None,
+                                      top.transport.upper())
 
     async def _run_client(self, req: Request, dest: Address, branch: str,
-                          on_provisional: Callable[[Response], None] | None) -> Response:
-        assert self.udp is not None and self._loop is not None
-        txn = ClientTransaction(req, reliable=False)
+                          on_provisional: Callable[[Response], None] | None, transport: str = "UDP") -> Response:
+        assert self._loop is not None
+        if transport != "UDP":
+            await self.connection(transport, dest)
+        txn = ClientTransaction(req, reliable=transport != "UDP")
         future: asyncio.Future[Response] = self._loop.create_future()
         key = (branch, req.method)
-        self.clients[key] = _Client(txn, future, dest, on_provisional)
+        send = self._sender(transport, dest)
+        self.clients[key] = _Client(txn, future, dest, on_provisional, send)
         for out in txn.start(self.now()):
-            self.udp.sendto(bytes(out), dest)
+            send(bytes(out))
         self._push(txn.deadline, ("client", key))
         self._arm()
         try:
@@ -279,9 +337,10 @@ class SipStack:
 
     def send_ack(self, invite: Request, ok: Response, dest: Address) -> Request:
         """ACK a 2xx to INVITE (RFC 3261 13.2.2.4): a new branch, the dialog's To tag, the same CSeq
-        number; returns it so that a retransmitted 2xx can be acknowledged again."""
-        assert self.udp is not None
-        headers = [("via", f"SIP/2.0/UDP {self.host}:{self.udp_port};branch={new_branch()};rport")]
+        number, the INVITE's transport; returns it so that a retransmitted 2xx can be acknowledged again."""
+        transport = invite.top_via().transport.upper()
+        port = self.udp_port if transport == "UDP" else self.local_port(transport)
+        headers = [("via", f"SIP/2.0/{transport} {self.host}:{port};branch={new_branch()};rport")]
         headers += [(n, v) for n, v in invite.headers if n in ("from", "call-id", "route", "max-forwards")]
         headers += [("to", ok.get("to") or ""), ("cseq", f"{invite.cseq().number} ACK")]
         contacts = ok.contacts()
@@ -291,9 +350,16 @@ class SipStack:
         return ack
 
     def send(self, msg: Request | Response, dest: Address) -> None:
-        """Send one message outside any transaction (an ACK, a re-sent ACK)."""
-        if self.udp is not None:
-            self.udp.sendto(bytes(msg), dest)
+        """Send one message outside any transaction (an ACK, a re-sent ACK), over the transport its top
+        Via names (UDP when it names none)."""
+        transport = "UDP"
+        if isinstance(msg, Request):
+            with contextlib.suppress(SipParseError):
+                transport = msg.top_via().transport.upper()
+        try:
+            self._sender(transport, dest)(bytes(msg))
+        except OSError as exc:
+            log.warning("could not send %s: %s", getattr(msg, "method", "response"), exc)
 
     def respond_to(self, req: Request, resp: Response) -> bool:
         """Answer `req` later (a request the UA core left unanswered); False when its transaction is gone."""
@@ -317,8 +383,7 @@ class SipStack:
             return  # a stray response (or a late retransmission) is dropped
         txn, future = entry.txn, entry.future
         for out in txn.receive(resp, now):
-            if self.udp is not None:
-                self.udp.sendto(bytes(out), entry.dest)
+            entry.send(bytes(out))
         if resp.status < 200 and entry.on_provisional is not None and txn.state is not State.COMPLETED:
             try:
                 entry.on_provisional(resp)
@@ -387,10 +452,9 @@ class SipStack:
                 entry = self.clients.get(ident)
                 if entry is None or entry.txn.deadline is None or entry.txn.deadline > now:
                     continue
-                ctxn, future, dest = entry.txn, entry.future, entry.dest
+                ctxn, future = entry.txn, entry.future
                 for out in ctxn.expire(now):
-                    if self.udp is not None:
-                        self.udp.sendto(bytes(out), dest)
+                    entry.send(bytes(out))
                 if ctxn.timed_out and not future.done():
                     future.set_exception(TimeoutError(f"no final response to {ctxn.request.method}"))
                 if ctxn.terminated and future.done():
@@ -495,6 +559,15 @@ class _Tcp(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.peer = (peer[0], peer[1])
+        self.stack.connections[(self.transport_name, self.peer)] = self
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.stack.connections.get((self.transport_name, self.peer)) is self:
+            del self.stack.connections[(self.transport_name, self.peer)]
+
+    def write(self, data: bytes) -> None:
+        """Send bytes on this connection (a request or ACK tongdai sends)."""
+        self._send(data, self.peer)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data

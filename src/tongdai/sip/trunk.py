@@ -85,16 +85,17 @@ class TrunkRegistration:
         while True:
             try:
                 expires = await self.register()
-            except (TimeoutError, SipParseError) as exc:
+            except (OSError, SipParseError) as exc:
                 log.warning("trunk registration failed", extra={"trunk": self.trunk.name, "error": str(exc)})
                 expires = 0
             await asyncio.sleep(expires * 0.8 if expires else self.RETRY_S)
 
     async def register(self) -> int:
         """One REGISTER (with a second, authenticated, after a challenge); the lifetime granted (0: refused)."""
-        resp = await self.stack.request(self._request(None), (self.gateway.host, self.gateway.port))
+        dest, transport = (self.gateway.host, self.gateway.port), self.trunk.transport.upper()
+        resp = await self.stack.request(self._request(None), dest, transport=transport)
         if resp.status in (401, 407) and self.trunk.username:
-            resp = await self.stack.request(self._request(resp), (self.gateway.host, self.gateway.port))
+            resp = await self.stack.request(self._request(resp), dest, transport=transport)
         if resp.status >= 300:
             log.warning("trunk registration refused", extra={"trunk": self.trunk.name, "status": resp.status})
             return 0
@@ -110,7 +111,7 @@ class TrunkRegistration:
         uri = f"sip:{self.gateway.host}:{self.gateway.port}"
         headers = [("max-forwards", "70"), ("from", f"<{aor}>;tag={self.tag}"), ("to", f"<{aor}>"),
                    ("call-id", self.call_id), ("cseq", f"{self.cseq} REGISTER"),
-                   ("contact", f"<sip:{user}@{self.stack.host}:{self.local_port}>"),
+                   ("contact", self._contact(user)),
                    ("expires", str(self.trunk.register_expires))]
         if challenge is not None:
             proxy = challenge.status == 407
@@ -120,9 +121,17 @@ class TrunkRegistration:
             headers.append(("proxy-authorization" if proxy else "authorization", creds))
         return Request("REGISTER", uri, headers)
 
+    def _contact_port(self) -> int:
+        transport = self.trunk.transport
+        return self.stack.local_port(transport.upper()) if transport != "udp" else self.local_port
+
+    def _contact(self, user: str) -> str:
+        param = "" if self.trunk.transport == "udp" else f";transport={self.trunk.transport}"
+        return f"<sip:{user}@{self.stack.host}:{self._contact_port()}{param}>"
+
     def _granted(self, resp: Response) -> int:
         for contact in resp.contacts():
-            if str(contact.uri.port) == str(self.local_port) and contact.params.get("expires"):
+            if contact.uri.port == self._contact_port() and contact.params.get("expires"):
                 return int(contact.params["expires"] or 0)
         value = resp.get("expires")
         return int(value) if value and value.strip().isdigit() else self.trunk.register_expires

@@ -136,8 +136,12 @@ def _inbound_calls(app: App, media: Any) -> Any:
     def music() -> str | None:
         return str(default_music(app.settings.data_dir / "music"))
 
+    from tongdai.media.prompts import PromptLibrary
+
+    prompts = PromptLibrary.from_settings(app.settings.media, app.settings.data_dir)
     return lambda b2bua: InboundCalls(b2bua, _routing(app), app.db, app.bus, music=music,
-                                      available_on_register=app.settings.routing.available_on_register)
+                                      available_on_register=app.settings.routing.available_on_register,
+                                      prompts=prompts)
 
 
 def build_app(settings: Settings) -> App:

@@ -78,6 +78,11 @@ async def load(db: AsyncSession) -> Tenant:
                   {"date": "2027-02-06", "name": "Tết"}],
     )
     db.add(hours)
+    # the demo's main number answers round the clock (its call flow checks this calendar), so that it can
+    # be tried at any hour; the queues keep the office hours
+    db.add(Calendar(tenant_id=t, name="Demo line", timezone="Asia/Ho_Chi_Minh",
+                    weekly={d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+                    holidays=[]))
     await db.flush()
     sales = Queue(tenant_id=t, name="sales", description="Sales line", strategy="most_skilled",
                   target_expression="skills.sales >= 1", calendar_id=hours.id, email="sales@demo.example")

@@ -69,16 +69,21 @@ def test_given_call_answered_by_baresip_when_it_transfers_to_1003_then_caller_re
     assert register("1003", "sip-demo-1003", port, running.sip_port, expires=0) == 200
 
 
-def test_given_baresip_agent_when_baresip_caller_dials_main_number_then_they_talk_both_ways(running, tmp_path):
-    """The demo as a person tries it: agent 1002's softphone is registered (so available); 1001 dials the
-    main number 1000, hears music, and is joined to 1002; RTP arrives on both phones."""
+def test_given_baresip_agent_when_baresip_caller_dials_sales_line_then_they_talk_both_ways(running, tmp_path):
+    """Agent 1002's softphone is registered (so available); 1001 dials a sales line (a number with the
+    sales queue), hears music, and is joined to 1002; RTP arrives on both phones."""
+    from tests.calls.test_inbound_queue import Admin
+
+    admin = Admin(running.base)
+    sales = next(q for q in admin.get("/api/v1/queues")["items"] if q["name"] == "sales")
+    admin.post("/api/v1/numbers", {"e164": "1890", "queue_id": sales["id"]})
     agent = Baresip(tmp_path / "agent", "1002", "sip-demo-1002", running.sip_port)
     caller = Baresip(tmp_path / "caller", "1001", "sip-demo-1001", running.sip_port, answer="manual")
     try:
         agent.wait_registered()
         caller.wait_registered()
         time.sleep(0.5)  # both phones' registrations made the agents available
-        caller.command("dial", f"sip:1000@127.0.0.1:{running.sip_port}")
+        caller.command("dial", f"sip:1890@127.0.0.1:{running.sip_port}")
         caller.wait_event("CALL_ESTABLISHED")
         assert agent.wait_event("CALL_ESTABLISHED", timeout=15)["peeruri"].startswith("sip:1001@")
         time.sleep(2)

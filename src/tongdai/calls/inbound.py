@@ -14,6 +14,7 @@ The asyncio shell between the B2BUA (SIP legs, media anchor) and the routing ser
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import wave
@@ -23,12 +24,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import select
 
 from tongdai.calls.b2bua import PASSTHROUGH, B2bua, Call, Destination, Leg, via_transport
 from tongdai.calls.models import QueueLogEntry
 from tongdai.core.db import Database
 from tongdai.core.errors import TongdaiError
 from tongdai.core.events import EventBus
+from tongdai.directory.hours import is_open
+from tongdai.directory.models import Calendar as DirCalendar
+from tongdai.ivr.flow import Flow
+from tongdai.ivr.interpreter import (
+    Action,
+    CheckHours,
+    Digit,
+    Event,
+    FlowRun,
+    HoursChecked,
+    PlayFinished,
+    Say,
+    StopSaying,
+    TransferTo,
+)
+from tongdai.ivr.interpreter import Enqueue as EnqueueAction
+from tongdai.ivr.interpreter import Hangup as IvrHangup
+from tongdai.media.engine_events import RtpengineDigit
+from tongdai.media.prompts import PromptLibrary
 from tongdai.routing.events import ReservationTimedOut, TaskLeftQueue, TaskReserved
 from tongdai.routing.model import Activity, Task, TaskState
 from tongdai.routing.service import RoutingService
@@ -55,6 +76,9 @@ class Waiting:
     agent: str = ""  # the agent who answered
     done: bool = False
     timed_out: set[str] = field(default_factory=set)  # reservations whose offer timed out
+    variables: dict[str, str] = field(default_factory=dict)  # what the call flow collected
+    priority: int = 0
+    ivr_path: list[str] = field(default_factory=list)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
@@ -89,8 +113,11 @@ class InboundCalls:
     """Answers callers on the tenant's numbers and joins them to agents chosen by the routing engine."""
 
     def __init__(self, b2bua: B2bua, routing: RoutingService, db: Database, bus: EventBus, *,
-                 music: Callable[[], str | None] = lambda: None, available_on_register: bool = False) -> None:
+                 music: Callable[[], str | None] = lambda: None, available_on_register: bool = False,
+                 prompts: PromptLibrary | None = None) -> None:
         self.b2bua, self.routing, self.db = b2bua, routing, db
+        self.prompts = prompts  # text to speech for call flows (None: flows cannot speak, numbers go to queues)
+        self.flows: dict[str, asyncio.Queue[Event]] = {}  # call id -> what its running flow hears
         self.music = music  # the file played to waiting callers (None: silence)
         self.waiting: dict[str, Waiting] = {}  # task id (= call id) -> caller
         #: called (awaited) once caller and agent are joined: recording by the queue's policy, screen pop...
@@ -99,6 +126,7 @@ class InboundCalls:
         bus.subscribe(ReservationTimedOut, self._offer_timed_out)
         bus.subscribe(TaskLeftQueue, self._left_queue)
         b2bua.on_call_end.append(self._call_ended)
+        bus.subscribe(RtpengineDigit, self._digit)
         if available_on_register:
             bus.subscribe(AgentDeviceRegistered, self._device_registered)
             bus.subscribe(AgentDeviceUnregistered, self._device_unregistered)
@@ -136,17 +164,19 @@ class InboundCalls:
             log.exception("could not follow the agent's phone", extra={"extension": extension})
 
     # --- a caller arrives ---
-    def take(self, invite: Request, source: Address, tenant_id: str, number: str, queue: str) -> None:
-        """Answer `invite` (to `number`) and put the caller in `queue`; everything after is asynchronous."""
+    def take(self, invite: Request, source: Address, tenant_id: str, number: str, queue: str,
+             flow: Flow | None = None) -> None:
+        """Answer `invite` (to `number`), run its call `flow` if it has one (else put the caller in
+        `queue`); everything after is asynchronous."""
         caller = invite.from_().uri.user_unescaped or ""
         call = self.b2bua.new_call(tenant_id, caller, number)
         call.kind, call.queue = "inbound", queue
         leg = Leg(call, "caller", caller, source, sdp=invite.body, transport=via_transport(invite))
         leg.dialog = Dialog.as_uas(invite, new_tag(), self.b2bua.contact)
         call.legs.append(leg)
-        self.b2bua.spawn(self._answer_and_queue(invite, Waiting(call, leg, tenant_id, queue, time.time())))
+        self.b2bua.spawn(self._answer_and_queue(invite, Waiting(call, leg, tenant_id, queue, time.time()), flow))
 
-    async def _answer_and_queue(self, invite: Request, w: Waiting) -> None:
+    async def _answer_and_queue(self, invite: Request, w: Waiting, flow: Flow | None = None) -> None:
         call, leg = w.call, w.caller
         assert leg.dialog is not None
         try:
@@ -156,13 +186,105 @@ class InboundCalls:
             self.b2bua.refuse(invite, leg, 503)
             return
         self.b2bua.accept(invite, leg, sdp)
+        speaks = flow is not None and call.anchor is not PASSTHROUGH and self.prompts is not None
+        if speaks and not await self._run_flow(w, flow):  # type: ignore[arg-type]
+            return  # the flow ended the call or sent it elsewhere
+        if not w.queue:
+            await self.b2bua.hang_up(leg)
+            return
+        call.queue = w.queue
         self.waiting[call.id] = w
         await self._play_music(w)
         task = Task(call.id, channel="voice", attributes={"queue": w.queue, "caller": call.caller,
-                                                          "number": call.callee}, tenant_id=w.tenant_id)
+                                                          "number": call.callee, **w.variables},
+                    priority=w.priority, tenant_id=w.tenant_id)
         await self._log(w, "entered", position=self._position(w))  # before: an offer may follow at once
         async with self.db.session() as session:
             await self.routing.submit(session, w.tenant_id, task)
+
+    # --- call flows ---
+    async def _run_flow(self, w: Waiting, flow: Flow) -> bool:
+        """Run the caller through `flow`; True when it ends in a queue (w.queue set), False when the
+        flow hung up or moved the call."""
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[Event] = asyncio.Queue()
+        self.flows[w.call.id] = events
+        run = FlowRun(flow, now=loop.time(), variables={"caller": w.call.caller, "number": w.call.callee})
+        try:
+            actions = run.start(loop.time())
+            while True:
+                for action in actions:
+                    outcome = await self._carry_out(w, run, action, events)
+                    if outcome is not None:
+                        return outcome
+                if w.caller.ended:
+                    return False
+                actions = await self._next(run, events, loop)
+        finally:
+            self.flows.pop(w.call.id, None)
+            w.ivr_path = run.path
+
+    async def _next(self, run: FlowRun, events: asyncio.Queue[Event], loop: asyncio.AbstractEventLoop) -> list[Action]:
+        timeout = None if run.deadline is None else max(0.0, run.deadline - loop.time())
+        try:
+            event = await asyncio.wait_for(events.get(), timeout)
+        except TimeoutError:
+            return run.on_timer(loop.time())
+        return run.on_event(event, loop.time())
+
+    async def _carry_out(self, w: Waiting, run: FlowRun, action: Action, events: asyncio.Queue[Event]) -> bool | None:
+        """Do one action of the flow; True/False when the flow is over (see `_run_flow`)."""
+        call, tag = w.call, w.caller.dialog.local_tag if w.caller.dialog else ""
+        if isinstance(action, Say):
+            await self._say(call, tag, action, events)
+        elif isinstance(action, StopSaying):
+            with contextlib.suppress(Exception):
+                await call.anchor.stop_play(call.id, tag)  # type: ignore[attr-defined]
+        elif isinstance(action, CheckHours):
+            events.put_nowait(HoursChecked(await self._open(w.tenant_id, action.calendar)))
+        elif isinstance(action, EnqueueAction):
+            w.queue, w.priority, w.variables = action.queue, action.priority, action.variables
+            return True
+        elif isinstance(action, TransferTo):
+            dest = self.b2bua.resolve(action.target, w.tenant_id)
+            agent, _ = await self.b2bua.originate(w.caller, dest, await self.b2bua.reoffer(w.caller)) if dest \
+                else (None, None)
+            if agent is not None:
+                await self.b2bua.bridge(w.caller, agent)
+            else:
+                await self.b2bua.hang_up(w.caller)
+            return False
+        elif isinstance(action, IvrHangup):
+            await self.b2bua.hang_up(w.caller)
+            return False
+        return None
+
+    async def _say(self, call: Call, tag: str, action: Say, events: asyncio.Queue[Event]) -> None:
+        """Speak `action` to the caller; PlayFinished arrives when it has been heard."""
+        assert self.prompts is not None
+        loop = asyncio.get_running_loop()
+        try:
+            prompt = await self.prompts.speak(action.text, language=action.language)
+            ms = await call.anchor.play(call.id, tag, str(prompt.path))  # type: ignore[attr-defined]
+        except Exception as exc:  # a prompt that cannot play must not stall the flow
+            log.warning("prompt failed: %s", exc, extra={"call_id": call.id})
+            ms = 0
+        loop.call_later(max(ms, 0) / 1000, events.put_nowait, PlayFinished())
+
+    async def _digit(self, event: RtpengineDigit) -> None:
+        events = self.flows.get(event.call_id)
+        if events is not None:
+            events.put_nowait(Digit(event.digit))
+
+    async def _open(self, tenant_id: str, calendar: str) -> bool:
+        """Is the tenant's calendar of that name open now? (A missing calendar counts as open.)"""
+        async with self.db.sessionmaker() as session:
+            row = (await session.execute(select(DirCalendar).where(DirCalendar.tenant_id == tenant_id,
+                                                                   DirCalendar.name == calendar))).scalar_one_or_none()
+        if row is None:
+            log.warning("call flow names an unknown calendar %r: taken as open", calendar)
+            return True
+        return is_open(row.timezone, row.weekly, row.holidays, datetime.now(UTC))
 
     async def _play_music(self, w: Waiting) -> None:
         music = self.music()

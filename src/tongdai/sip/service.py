@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 from tongdai.core.db import Database
 from tongdai.core.events import Event, EventBus
 from tongdai.directory.events import DirectoryChanged
+from tongdai.ivr.flow import builtin as builtin_flow
 from tongdai.sip.digest import DigestAuthority
 from tongdai.sip.errors import SipParseError
 from tongdai.sip.events import AgentDeviceRegistered, AgentDeviceUnregistered
@@ -226,8 +227,9 @@ class UaCore:
     def _route(self, req: Request, source: Source, user: str) -> Response | None:
         """A call to a public number (the contact centre), an extension or an outside number."""
         number = self.numbers.get(user)
-        if number is not None and number.queue and self.inbound is not None:
-            self.inbound.take(req, source.addr, number.tenant_id, user, number.queue)
+        flow = builtin_flow(number.flow) if number is not None and number.flow else None
+        if number is not None and (number.queue or flow is not None) and self.inbound is not None:
+            self.inbound.take(req, source.addr, number.tenant_id, user, number.queue, flow)
             return None
         if self.b2bua is None or self.resolve is None:
             return req.response(404, to_tag=new_tag())

@@ -10,6 +10,7 @@ import pytest
 from tests.calls.baresip import Baresip
 from tests.calls.sipp import free_udp_port, register, run, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +34,7 @@ def test_given_baresip_as_1002_when_1001_calls_then_it_answers_is_held_resumed_a
     phone_1002.wait_event("CALL_CLOSED")
     offers = [e for e in phone_1002.events if e["type"] == "CALL_REMOTE_SDP" and e["param"] == "offer"]
     assert len(offers) == 3  # the call, the hold and the resume reached the phone (SIPp checked the answers)
-    assert "Call with sip:1001@" in phone_1002.log() and "terminated" in phone_1002.log()
+    assert wait_until(lambda: "Call with sip:1001@" in phone_1002.log() and "terminated" in phone_1002.log(), 5)
 
 
 def test_given_baresip_as_1002_when_it_calls_1003_then_call_is_established(running, tmp_path, phone_1002):

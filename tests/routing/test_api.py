@@ -238,7 +238,7 @@ async def test_given_service_started_then_stored_tasks_timers_run_without_any_re
         await svc.start()
         assert svc.ready() and len(svc.engines) == 1
         state = "pending"
-        for _ in range(40):  # the e-mail's 1 s life ends on the restarted engine's own timer
+        for _ in range(200):  # the e-mail's 1 s life ends on the restarted engine's own timer (10 s at most)
             await asyncio.sleep(0.05)
             async with db.session() as s:
                 row = await s.get(RoutingTask, "mail-9")

@@ -87,6 +87,7 @@ async def _ids_of_other_tenant(api) -> dict[str, str]:
     from datetime import datetime
 
     from tongdai.calls.models import CallRecord
+    from tongdai.ivr.models import CallFlowVersion
     from tongdai.directory import models as m
     from tongdai.iam import service
     from tongdai.iam.models import ApiKey
@@ -105,6 +106,7 @@ async def _ids_of_other_tenant(api) -> dict[str, str]:
             "/api/v1/calendars": m.Calendar(tenant_id=t.id, name="c"),
             "/api/v1/reason-codes": m.ReasonCode(tenant_id=t.id, kind="wrap_up", code="x", label="X"),
             "/api/v1/api-keys": ApiKey(tenant_id=t.id, name="k", role="agent", prefix="abcdefabcdef", key_hash="0"),
+            "/api/v1/call-flows": CallFlowVersion(tenant_id=t.id, name="f", version=1, document={}),
             "/api/v1/call-records": CallRecord(tenant_id=t.id, call_id="other-call", kind="internal", caller="2001",
                                                callee="2002", started_at=datetime(2026, 1, 1),
                                                ended_at=datetime(2026, 1, 1), disposition="answered"),

@@ -19,6 +19,7 @@ from tongdai.calls import api as calls_api
 from tongdai.core.metrics import Metrics
 from tongdai.directory import api as directory_api
 from tongdai.iam import api as iam_api
+from tongdai.ivr import api as ivr_api
 from tongdai.routing import api as routing_api
 
 API_PREFIX = "/api/v1"
@@ -45,6 +46,7 @@ def create_app(ctx: ApiContext, metrics: Metrics, extra_routers: list[APIRouter]
     api.include_router(event_stream.router(hub, ctx.tokens))
     api.include_router(routing_api.router())
     api.include_router(calls_api.router)
+    api.include_router(ivr_api.router)
     for r in extra_routers or []:
         api.include_router(r)
     app.include_router(api)

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 from tongdai.core.db import Database
 from tongdai.core.events import Event, EventBus
 from tongdai.directory.events import DirectoryChanged
+from tongdai.ivr.flow import Flow, FlowInvalid
 from tongdai.ivr.flow import builtin as builtin_flow
+from tongdai.ivr.flow import load as load_flow
 from tongdai.sip.digest import DigestAuthority
 from tongdai.sip.errors import SipParseError
 from tongdai.sip.events import AgentDeviceRegistered, AgentDeviceUnregistered
@@ -97,6 +99,8 @@ class UaCore:
         self.public_numbers: set[str] = set()
         #: what each public number leads to (tenant, call flow, queue)
         self.numbers: dict[str, NumberRoute] = {}
+        #: the tenants' active call flows by (tenant, name); a name without one uses the built-in flow
+        self.flows: dict[tuple[str, str], Flow] = {}
         #: the contact centre's inbound calls (numbers with a queue); None: numbers answer 404
         self.inbound: InboundCalls | None = None
         #: source addresses of configured trunks (trusted like `sip.trusted_addresses`)
@@ -227,7 +231,9 @@ class UaCore:
     def _route(self, req: Request, source: Source, user: str) -> Response | None:
         """A call to a public number (the contact centre), an extension or an outside number."""
         number = self.numbers.get(user)
-        flow = builtin_flow(number.flow) if number is not None and number.flow else None
+        flow = None
+        if number is not None and number.flow:
+            flow = self.flows.get((number.tenant_id, number.flow)) or builtin_flow(number.flow)
         if number is not None and (number.queue or flow is not None) and self.inbound is not None:
             self.inbound.take(req, source.addr, number.tenant_id, user, number.queue, flow)
             return None
@@ -372,6 +378,7 @@ class SipService:
 
         from tongdai.directory.models import Agent, Number, Queue
         from tongdai.iam.models import Tenant
+        from tongdai.ivr.models import CallFlowVersion
 
         accounts: dict[str, list[Account]] = {}
         async with self.db.sessionmaker() as s:
@@ -384,11 +391,18 @@ class SipService:
                                    .outerjoin(Queue, Queue.id == Number.queue_id))
             self.core.numbers = {e164: NumberRoute(tid, flow, queue or "") for e164, tid, flow, queue in rows}
             numbers = set(self.core.numbers)
+            flows = await s.execute(select(CallFlowVersion).where(CallFlowVersion.status == "active"))
+            self.core.flows = {}
+            for row in flows.scalars():
+                try:
+                    self.core.flows[(row.tenant_id, row.name)] = load_flow(row.document)
+                except FlowInvalid as exc:  # stored valid; a newer tongdai may check more
+                    log.error("active call flow %s of tenant %s no longer valid: %s", row.name, row.tenant_id, exc)
         self.credentials.accounts = accounts
         self.core.public_numbers = numbers
 
     async def _directory_changed(self, event: DirectoryChanged) -> None:
-        if event.resource in ("agents", "numbers"):
+        if event.resource in ("agents", "numbers", "call_flows"):
             await self.reload_accounts()
 
     def _publish(self, event: Event) -> None:

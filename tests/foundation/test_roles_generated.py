@@ -87,10 +87,10 @@ async def _ids_of_other_tenant(api) -> dict[str, str]:
     from datetime import datetime
 
     from tongdai.calls.models import CallRecord
-    from tongdai.ivr.models import CallFlowVersion
     from tongdai.directory import models as m
     from tongdai.iam import service
     from tongdai.iam.models import ApiKey
+    from tongdai.ivr.models import CallFlowVersion
 
     async with api.app.db.session() as s:
         t = await service.create_tenant(s, slug="other", name="Other Co")

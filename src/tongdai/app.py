@@ -139,9 +139,29 @@ def _inbound_calls(app: App, media: Any) -> Any:
     from tongdai.media.prompts import PromptLibrary
 
     prompts = PromptLibrary.from_settings(app.settings.media, app.settings.data_dir)
-    return lambda b2bua: InboundCalls(b2bua, _routing(app), app.db, app.bus, music=music,
-                                      available_on_register=app.settings.routing.available_on_register,
-                                      prompts=prompts)
+    recordings = _recordings(app)
+
+    def build(b2bua: Any) -> Any:
+        inbound = InboundCalls(b2bua, _routing(app), app.db, app.bus, music=music,
+                               available_on_register=app.settings.routing.available_on_register, prompts=prompts)
+        inbound.on_answered.append(recordings.answered)
+        b2bua.on_call_end.append(recordings.call_ended)
+        app.recordings = recordings  # type: ignore[attr-defined]
+        return inbound
+
+    return build
+
+
+def _recordings(app: App) -> Any:
+    """Call recording by queue policy: a DSP worker (a service) writing to the recordings directory."""
+    from tongdai.calls.recording import CallRecordings
+    from tongdai.media.dsp_worker import DspWorker
+    from tongdai.media.recording import LocalRecordingStorage, recordings_root
+
+    dsp = DspWorker()
+    app.services.append(dsp)
+    root = recordings_root(app.settings.data_dir, app.settings.media.recordings_dir)
+    return CallRecordings(dsp, LocalRecordingStorage(root), app.db)
 
 
 def build_app(settings: Settings) -> App:

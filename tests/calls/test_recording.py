@@ -1,0 +1,69 @@
+"""Recording by the queue's policy, against `tongdai run --demo`: a caller joined to an agent speaks
+(SIPp plays the A-law audio of g711a.pcap); rtpengine forks each side to the DSP worker, which writes a
+stereo WAV; the caller's channel holds what was sent (correlation) for as long as it was sent."""
+
+from __future__ import annotations
+
+import json
+import time
+import wave
+
+import numpy as np
+import pytest
+
+from tests.calls.sipp import free_udp_port, register, run, sipp_command
+from tests.calls.test_b2bua_sipp import finish, start
+from tests.calls.test_inbound_queue import Admin
+from tests.calls.test_ivr_flow import CAPTURES
+from tests.conftest import wait_until
+from tongdai.media.g711 import Codec, decode
+from tongdai.media.pcap import rtp_packets
+
+pytestmark = pytest.mark.e2e
+
+
+def sent_audio() -> np.ndarray:
+    payloads = b"".join(packet.payload for _, packet in rtp_packets(CAPTURES / "g711a.pcap", payload_type=8))
+    return decode(Codec.PCMA, np.frombuffer(payloads, dtype=np.uint8)).astype(np.float64)
+
+
+def test_given_queue_records_always_then_stereo_wav_holds_the_callers_audio(running, tmp_path):
+    admin = Admin(running.base)
+    sales = next(q for q in admin.get("/api/v1/queues")["items"] if q["name"] == "sales")
+    assert sales["recording_policy"] == "always"
+    admin.post("/api/v1/numbers", {"e164": "1870", "queue_id": sales["id"]})
+    phone = free_udp_port()
+    uas = start(sipp_command("uas", running.sip_port, port=phone, calls=1, workdir=tmp_path), tmp_path)
+    time.sleep(0.3)
+    assert register("1002", "sip-demo-1002", phone, running.sip_port) == 200
+    rc, count, out = run(sipp_command("uac_queue_speak.xml", running.sip_port, port=free_udp_port(), calls=1,
+                                      service="1870", caller="0913000333",
+                                      keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}, workdir=tmp_path),
+                         tmp_path)
+    assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+    assert finish(uas)[1] == {"successful": 1, "failed": 0}
+    records = running.workdir / "var" / "recordings"
+    assert wait_until(lambda: list(records.rglob("*.wav")) != [], timeout=10), list(records.rglob("*"))
+    wav_path = next(records.rglob("*.wav"))
+    sidecar = json.loads(wav_path.with_suffix(".json").read_text())
+    assert sidecar["queue"] == "sales" and sidecar["agent"] == "1002"
+    with wave.open(str(wav_path)) as w:
+        assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (2, 8000, 2)
+        frames = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
+    caller = frames[:, 0].astype(np.float64)
+    sent = sent_audio()
+
+    def loud_span(x: np.ndarray) -> float:
+        loud = np.flatnonzero(np.abs(x) > 200)
+        return (loud[-1] - loud[0]) / 8000 if loud.size else 0.0
+
+    # the same measure on what was sent and what was recorded: equal within 100 ms
+    assert abs(loud_span(caller) - loud_span(sent)) < 0.1, (loud_span(caller), loud_span(sent))
+    n = len(caller) + len(sent)  # where the sent audio sits in the recording: the cross-correlation's peak
+    xcorr = np.fft.irfft(np.fft.rfft(caller, n) * np.conj(np.fft.rfft(sent, n)), n)
+    lag = int(np.argmax(np.abs(xcorr[:len(caller)])))
+    segment = caller[lag:lag + len(sent)]
+    corr = np.corrcoef(segment, sent[:len(segment)])[0, 1]
+    assert corr > 0.9, corr  # the recorded caller channel is what the caller sent
+    assert np.abs(frames[:, 1]).max() < 200  # SIPp's agent sends no audio: its channel is silent
+    assert register("1002", "sip-demo-1002", phone, running.sip_port, expires=0) == 200

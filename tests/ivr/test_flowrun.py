@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tongdai.ivr.flowrun import (
     MAX_STEPS,
     BusinessHours,
@@ -484,3 +487,34 @@ def test_loop_through_menu_runs_with_steps_reset_by_each_event():
 
 def test_render_fills_placeholders_and_leaves_missing_empty():
     assert render("{a} {b.c} {nope}!", {"a": True, "b": {"c": 3}}) == "true 3 !"
+
+
+# --- any order of events ---
+EVENTS = st.one_of(
+    st.just(PlayFinished()), st.sampled_from("0123456789*#").map(Digit), st.text("0123456789#", max_size=6).map(
+        DigitsCollected), st.just(DigitsTimeout()), st.just(SpeechNoMatch()),
+    st.builds(SpeechRecognised, st.sampled_from(["sales", "support", "weather", ""]), st.floats(0, 1)),
+    st.builds(HttpResult, st.sampled_from([200, 404, 500]), st.just({"profile": {"tier": "gold"}})),
+    st.just(HttpFailed("x")), st.builds(BusinessHours, st.booleans(), st.booleans()), st.just(QueueAnswered()),
+    st.just(VoicemailRecorded(3)), st.floats(0, 400))  # a float: time passes and the timer is due
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(EVENTS, max_size=40), st.sampled_from(["demo", "http"]))
+def test_any_sequence_of_events_never_leaves_the_run_stuck_or_acting_after_its_end(events, which):
+    clock = Clock()
+    run = FlowRun(load(DEMO.read_text()) if which == "demo" else flow(HTTP), variables={"caller": "0901"})
+    run.start(clock.now)
+    for event in events:
+        if isinstance(event, float):
+            clock.advance(event)
+            actions = run.on_timer(clock.now) if run.next_deadline is not None else []
+        else:
+            actions = run.on_event(event, clock.advance(0.1))
+        assert all(node in run.flow.nodes for node in run.path)
+        if any(isinstance(a, FlowFinished) for a in actions):
+            assert run.finished and isinstance(actions[-1], FlowFinished)
+        if run.finished:
+            assert run.next_deadline is None and run.on_event(PlayFinished(), clock.now) == []
+        else:  # never stuck: a prompt plays, a timer runs, or the node waits for the session's answer
+            assert run._playing or run.next_deadline is not None or run.node.type in {"hours", "enqueue", "voicemail"}

@@ -11,6 +11,8 @@ from tongdai.directory.models import Agent, Calendar, Number, Queue, ReasonCode,
 from tongdai.iam import service as iam
 from tongdai.iam.models import Tenant
 from tongdai.iam.roles import Role
+from tongdai.ivr.flow import builtin
+from tongdai.ivr.models import CallFlowVersion
 
 # Demo log-ins: fixed and printed so a newcomer can try tongdai at once. Change them on a real system.
 PROVIDER_LOGIN = ("operator@tongdai.example", "operator-demo-2026")
@@ -58,8 +60,8 @@ async def load(db: AsyncSession) -> Tenant:
                           role=Role.PROVIDER_ADMIN, password=PROVIDER_LOGIN[1])
     tenant = await iam.create_tenant(db, slug="demo", name="Demo Company")
     t = tenant.id
-    await iam.create_user(db, tenant_id=t, email=ADMIN_LOGIN[0], name="Demo admin", role=Role.TENANT_ADMIN,
-                          password=ADMIN_LOGIN[1])
+    admin = await iam.create_user(db, tenant_id=t, email=ADMIN_LOGIN[0], name="Demo admin", role=Role.TENANT_ADMIN,
+                                  password=ADMIN_LOGIN[1])
     sup = await iam.create_user(db, tenant_id=t, email=SUPERVISOR_LOGIN[0], name="Demo supervisor",
                                 role=Role.SUPERVISOR, password=SUPERVISOR_LOGIN[1])
     hanoi = Site(tenant_id=t, name="Hanoi", timezone="Asia/Ho_Chi_Minh", address="Hà Nội")
@@ -97,6 +99,12 @@ async def load(db: AsyncSession) -> Tenant:
                      capacity={"voice": 1, "chat": 3, "email": 5}, queues=[q for q in ("sales", "support") if q in skills]))
     # the main number runs the demo call flow; without one it leads straight to the sales queue
     db.add(Number(tenant_id=t, e164="1000", description="Main number", flow="demo", queue_id=sales.id))
+    # its flow (src/tongdai/ivr/flows/demo.yaml) is the tenant's active version 1: read and replaced through the API
+    main_flow = builtin("demo")
+    if main_flow is None:
+        raise RuntimeError("the demo call flow is missing from the package")
+    db.add(CallFlowVersion(tenant_id=t, name="demo", version=1, status="active",
+                           document=main_flow.model_dump(mode="json"), created_by=admin.id))
     db.add(Number(tenant_id=t, e164="9196", description="Echo test", flow="echo"))
     for kind, code, label, productive in [
         ("not_ready", "break", "Break", False), ("not_ready", "lunch", "Lunch", False),

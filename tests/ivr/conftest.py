@@ -1,0 +1,20 @@
+"""Fixtures of the call-flow tests: the API on a real database (SQLite and PostgreSQL) with the demo tenant."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.foundation.conftest import Api, make_api
+
+
+@pytest.fixture
+async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
+    a = await make_api(db_url, tmp_path)
+    try:
+        yield a
+    finally:
+        await a.client.aclose()
+        await a.app.stop()

@@ -94,6 +94,7 @@ class RoutingService:
         async with lock:
             if tenant_id not in self.engines:
                 self.engines[tenant_id] = await self._build(session, tenant_id)
+                self._arm(tenant_id)  # restored tasks' timers: `_build` ran before the engine was known
         return self.engines[tenant_id]
 
     async def _build(self, session: AsyncSession, tenant_id: str) -> Engine:

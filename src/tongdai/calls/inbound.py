@@ -133,9 +133,13 @@ class InboundCalls:
 
     # --- phones make agents available (routing.available_on_register) ---
     async def _device_registered(self, event: AgentDeviceRegistered) -> None:
-        await self._set_activity(event.tenant_id, event.extension, Activity.AVAILABLE, only_from=Activity.OFFLINE)
+        self.b2bua.spawn(self._set_activity(event.tenant_id, event.extension, Activity.AVAILABLE,
+                                            only_from=Activity.OFFLINE))
 
     async def _device_unregistered(self, event: AgentDeviceUnregistered) -> None:
+        self.b2bua.spawn(self._device_gone(event))
+
+    async def _device_gone(self, event: AgentDeviceUnregistered) -> None:
         if event.tenant_id is None:
             return
         aor = f"{event.tenant_id}/{event.extension}"
@@ -365,7 +369,13 @@ class InboundCalls:
             except Exception:
                 log.exception("answered hook failed", extra={"call_id": w.call.id})
 
+    # Bus handlers never write to the database while the publisher may hold a transaction (the routing
+    # service publishes inside its own): the work runs in a task of its own (with SQLite, one writer
+    # waiting on another would wait out the busy timeout and lose the row).
     async def _offer_timed_out(self, event: ReservationTimedOut) -> None:
+        self.b2bua.spawn(self._timed_out(event))
+
+    async def _timed_out(self, event: ReservationTimedOut) -> None:
         w = self.waiting.get(event.task_id or "")
         if w is None:
             return
@@ -381,8 +391,11 @@ class InboundCalls:
         return ",".join(exts)
 
     async def _left_queue(self, event: TaskLeftQueue) -> None:
-        """Maximum wait reached (or the queue is full or closed): tell the caller and hang up (voicemail
-        and callbacks take this over when call flows land)."""
+        self.b2bua.spawn(self._leave(event))
+
+    async def _leave(self, event: TaskLeftQueue) -> None:
+        """Maximum wait reached (or the queue is full or closed): hang up (voicemail and callbacks are
+        to take this over)."""
         w = self.waiting.pop(event.task_id or "", None)
         if w is None:
             return

@@ -22,14 +22,13 @@ log = logging.getLogger(__name__)
 
 
 def listener_answer(offer: str, address: tuple[str, int]) -> str:
-    """The SDP a receive-only recording leg answers a fork's offer with: the offer's first codec."""
-    m = re.search(r"^m=audio \d+ \S+ (\d+)", offer, re.M)
-    pt = m.group(1) if m else "0"
-    rtpmap = re.search(rf"^a=rtpmap:{pt} (\S+)", offer, re.M)
+    """The SDP a receive-only recording leg answers a fork's offer with: every payload type offered
+    (rtpengine refuses an answer that drops telephone-event when it relays without transcoding)."""
+    m = re.search(r"^m=audio \d+ (\S+) ([\d ]+)", offer, re.M)
+    profile, pts = (m.group(1), m.group(2).strip()) if m else ("RTP/AVP", "0")
     lines = ["v=0", f"o=- 1 1 IN IP4 {address[0]}", "s=recording", f"c=IN IP4 {address[0]}", "t=0 0",
-             f"m=audio {address[1]} RTP/AVP {pt}"]
-    if rtpmap:
-        lines.append(f"a=rtpmap:{pt} {rtpmap.group(1)}")
+             f"m=audio {address[1]} {profile} {pts}"]
+    lines += re.findall(r"^a=(?:rtpmap|fmtp):[^\r\n]*", offer, re.M)
     lines.append("a=recvonly")
     return "\r\n".join(lines) + "\r\n"
 

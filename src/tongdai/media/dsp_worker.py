@@ -128,6 +128,9 @@ class JitterBuffer:
         self._cursor, self._head, self._ahead, self._playing, self._ssrc = timestamp, 0, 0, False, ssrc
 
 
+_G711_BY_PT = {codec.payload_type: codec for codec in g711.Codec}
+
+
 @dataclass(slots=True)
 class LegStats:
     """Counters of one leg."""
@@ -184,8 +187,9 @@ class Leg(asyncio.DatagramProtocol):
         if not self._latched:
             self.remote, self._latched = addr, True
         self.stats.received += 1
-        if packet.payload_type == self.codec.payload_type:
-            self.jitter.push(packet.timestamp, g711.decode(self.codec, np.frombuffer(packet.payload, np.uint8)),
+        codec = _G711_BY_PT.get(packet.payload_type)
+        if codec is not None:  # either law, whatever the leg was opened with: a fork relays what the party sends
+            self.jitter.push(packet.timestamp, g711.decode(codec, np.frombuffer(packet.payload, np.uint8)),
                              packet.ssrc)
         elif packet.payload_type == TELEPHONE_EVENT_PT:
             self._report(self._events_receive(packet))

@@ -27,12 +27,14 @@ import numpy as np
 from sqlalchemy import select
 
 from tongdai.calls.b2bua import PASSTHROUGH, B2bua, Call, Destination, Leg, via_transport
+from tongdai.calls.caller_id import e164
 from tongdai.calls.models import QueueLogEntry
 from tongdai.core.db import Database
 from tongdai.core.errors import TongdaiError
 from tongdai.core.events import EventBus
 from tongdai.directory.hours import is_open
 from tongdai.directory.models import Calendar as DirCalendar
+from tongdai.iam.models import Tenant
 from tongdai.ivr.flow import Flow
 from tongdai.ivr.interpreter import (
     Action,
@@ -190,6 +192,9 @@ class InboundCalls:
             self.b2bua.refuse(invite, leg, 503)
             return
         self.b2bua.accept(invite, leg, sdp)
+        caller_e164 = e164(call.caller, await self._region(w.tenant_id))
+        if caller_e164:  # routing and the agent's screen see the caller in one form, whatever was dialled
+            w.variables["caller_e164"] = caller_e164
         speaks = flow is not None and call.anchor is not PASSTHROUGH and self.prompts is not None
         if speaks and not await self._run_flow(w, flow):  # type: ignore[arg-type]
             return  # the flow ended the call or sent it elsewhere
@@ -213,7 +218,8 @@ class InboundCalls:
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[Event] = asyncio.Queue()
         self.flows[w.call.id] = events
-        run = FlowRun(flow, now=loop.time(), variables={"caller": w.call.caller, "number": w.call.callee})
+        run = FlowRun(flow, now=loop.time(), variables={"caller": w.call.caller, "number": w.call.callee,
+                                                        **w.variables})
         try:
             actions = run.start(loop.time())
             while True:
@@ -247,7 +253,8 @@ class InboundCalls:
         elif isinstance(action, CheckHours):
             events.put_nowait(HoursChecked(await self._open(w.tenant_id, action.calendar)))
         elif isinstance(action, EnqueueAction):
-            w.queue, w.priority, w.variables = action.queue, action.priority, action.variables
+            w.queue, w.priority = action.queue, action.priority
+            w.variables.update(action.variables)
             return True
         elif isinstance(action, TransferTo):
             dest = self.b2bua.resolve(action.target, w.tenant_id)
@@ -279,6 +286,12 @@ class InboundCalls:
         events = self.flows.get(event.call_id)
         if events is not None:
             events.put_nowait(Digit(event.digit))
+
+    async def _region(self, tenant_id: str) -> str:
+        """The tenant's country, for reading callers' numbers."""
+        async with self.db.sessionmaker() as session:
+            region = (await session.execute(select(Tenant.default_region).where(Tenant.id == tenant_id))).scalar()
+        return str(region or "VN")
 
     async def _open(self, tenant_id: str, calendar: str) -> bool:
         """Is the tenant's calendar of that name open now? (A missing calendar counts as open.)"""

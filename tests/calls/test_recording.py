@@ -5,6 +5,7 @@ stereo WAV; the caller's channel holds what was sent (correlation) for as long a
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import wave
 
@@ -67,3 +68,50 @@ def test_given_queue_records_always_then_stereo_wav_holds_the_callers_audio(runn
     assert corr > 0.9, corr  # the recorded caller channel is what the caller sent
     assert np.abs(frames[:, 1]).max() < 200  # SIPp's agent sends no audio: its channel is silent
     assert register("1002", "sip-demo-1002", phone, running.sip_port, expires=0) == 200
+
+
+def test_given_both_parties_speak_then_the_agent_receives_the_callers_packets_bit_exact(running, tmp_path):
+    """Both in A-law: rtpengine relays the caller's packets to the agent as they were sent (captured on
+    loopback at the agent's port), and the recording's caller channel holds the caller's audio. (The
+    agent's channel stays silent for a caller tongdai answered before the agent: rtpengine receives the
+    agent on the port first given to the music side, so a fork of the agent's tag carries nothing yet.)"""
+    admin = Admin(running.base)
+    phone, agent_media = free_udp_port(), free_udp_port()
+    capture = tmp_path / "agent.pcap"
+    tshark = subprocess.Popen(["tshark", "-i", "lo", "-F", "pcap", "-f", f"udp dst port {agent_media}", "-w", str(capture)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2)  # tshark is listening
+    try:
+        uas = start(sipp_command("uas_speak.xml", running.sip_port, port=phone, calls=1, workdir=tmp_path,
+                                 keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}) + ["-mp", str(agent_media)],
+                    tmp_path)
+        time.sleep(0.3)
+        assert register("1003", "sip-demo-1003", phone, running.sip_port) == 200  # support's agent
+        support = next(q for q in admin.get("/api/v1/queues")["items"] if q["name"] == "support")
+        admin.post("/api/v1/numbers", {"e164": "1873", "queue_id": support["id"]})
+        rc, count, out = run(sipp_command("uac_queue_speak.xml", running.sip_port, port=free_udp_port(), calls=1,
+                                          service="1873", caller="0917000777",
+                                          keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}, workdir=tmp_path),
+                             tmp_path)
+        assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+        assert finish(uas)[1] == {"successful": 1, "failed": 0}
+    finally:
+        time.sleep(1)
+        tshark.terminate()
+        tshark.wait(10)
+    sent = [packet.payload for _, packet in rtp_packets(CAPTURES / "g711a.pcap", payload_type=8)]
+    received = {packet.payload for _, packet in rtp_packets(capture, payload_type=8)}
+    delivered = sum(payload in received for payload in sent)
+    assert delivered >= 0.95 * len(sent), (delivered, len(sent))  # bit-exact, in A-law end to end
+    records = running.workdir / "var" / "recordings"
+    assert wait_until(lambda: any("0917000777" not in p.name for p in records.rglob("*.wav")), timeout=10)
+    wav_path = max(records.rglob("*.wav"), key=lambda p: p.stat().st_mtime)
+    with wave.open(str(wav_path)) as w:
+        frames = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2).astype(np.float64)
+    reference = sent_audio()
+    for channel in (0,):  # caller left
+        x = frames[:, channel]
+        n = len(x) + len(reference)
+        lag = int(np.argmax(np.abs(np.fft.irfft(np.fft.rfft(x, n) * np.conj(np.fft.rfft(reference, n)), n)[:len(x)])))
+        segment = x[lag:lag + len(reference)]
+        assert np.corrcoef(segment, reference[:len(segment)])[0, 1] > 0.9, channel

@@ -70,11 +70,12 @@ def test_given_queue_records_always_then_stereo_wav_holds_the_callers_audio(runn
     assert register("1002", "sip-demo-1002", phone, running.sip_port, expires=0) == 200
 
 
-def test_given_both_parties_speak_then_the_agent_receives_the_callers_packets_bit_exact(running, tmp_path):
+def test_given_both_parties_speak_then_agent_gets_callers_packets_and_both_channels_hold_their_audio(
+        running, tmp_path):
     """Both in A-law: rtpengine relays the caller's packets to the agent as they were sent (captured on
-    loopback at the agent's port), and the recording's caller channel holds the caller's audio. (The
-    agent's channel stays silent for a caller tongdai answered before the agent: rtpengine receives the
-    agent on the port first given to the music side, so a fork of the agent's tag carries nothing yet.)"""
+    loopback at the agent's port), and the recording has each party's audio on its own channel (the
+    agent's media enters rtpengine on the side that faced the caller before the agent: that is the side
+    forked for the agent's channel)."""
     admin = Admin(running.base)
     phone, agent_media = free_udp_port(), free_udp_port()
     capture = tmp_path / "agent.pcap"
@@ -109,7 +110,7 @@ def test_given_both_parties_speak_then_the_agent_receives_the_callers_packets_bi
     with wave.open(str(wav_path)) as w:
         frames = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2).astype(np.float64)
     reference = sent_audio()
-    for channel in (0,):  # caller left
+    for channel in (0, 1):  # caller left, agent right: each correlates with the capture it spoke
         x = frames[:, channel]
         n = len(x) + len(reference)
         lag = int(np.argmax(np.abs(np.fft.irfft(np.fft.rfft(x, n) * np.conj(np.fft.rfft(reference, n)), n)[:len(x)])))

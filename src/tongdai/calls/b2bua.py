@@ -112,6 +112,9 @@ class Leg:
     expiry: asyncio.TimerHandle | None = None
     echo: bool = False  # the echo test: this party hears itself
     status: int = 0  # the final status of this leg's INVITE
+    #: for a caller tongdai answered itself: the rtpengine tag of the side that faced it before an agent
+    #: (rtpengine keeps receiving the joined party on that side's port)
+    media_peer_tag: str = ""
     transport: str = "UDP"  # how tongdai talks to this party (UDP, TCP, TLS)
 
 
@@ -203,7 +206,8 @@ class B2bua:
             return str(answer_audio(parsed, address=self.host, port=9, direction="inactive")).encode() if parsed else b""
         tag = leg.dialog.local_tag
         towards = await leg.call.anchor.offer(leg.call.id, tag, offer.decode())
-        return (await leg.call.anchor.answer(leg.call.id, tag, f"{tag}-hold", loopback_answer(towards))).encode()
+        leg.media_peer_tag = f"{tag}-hold"
+        return (await leg.call.anchor.answer(leg.call.id, tag, leg.media_peer_tag, loopback_answer(towards))).encode()
 
     def accept(self, invite: Request, leg: Leg, sdp: bytes) -> None:
         """Answer the caller's INVITE with `sdp`: its dialog is up."""

@@ -66,8 +66,10 @@ class CallRecordings:
         assert caller.dialog is not None and agent.dialog is not None
         anchor = call.anchor
         forks = []
-        for leg in (caller, agent):
-            tag, offer = await anchor.fork(call.id, [leg.dialog.local_tag])  # type: ignore[attr-defined, union-attr]
+        # the agent's media enters rtpengine on the side that faced a caller tongdai answered itself
+        agent_side = caller.media_peer_tag or agent.dialog.local_tag
+        for side in (caller.dialog.local_tag, agent_side):
+            tag, offer = await anchor.fork(call.id, [side])  # type: ignore[attr-defined]
             forks.append((tag, offer))
         info = RecordingInfo(call_id=call.id, tenant=call.tenant_id or "none", started_at=datetime.now(UTC),
                              agent=call.agent or None, queue=queue or None)

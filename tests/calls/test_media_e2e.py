@@ -15,11 +15,12 @@ import wave
 
 import pytest
 
-from tests.calls.sipp import SCENARIOS, free_udp_port, register, sipp_command
+from tests.calls.sipp import SCENARIOS, free_udp_port, register, run, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
 from tests.calls.test_inbound_queue import Admin
 from tests.calls.test_ivr_flow import CAPTURES
 from tests.conftest import RunningTongdai, wait_until
+from tongdai.media.pcap import rtp_packets
 from tongdai.sip.dialog import Dialog, new_dialog_ids
 from tongdai.sip.message import Request
 from tongdai.sip.stack import SipStack
@@ -81,6 +82,26 @@ async def listen_to_greeting(server: tuple[str, int], seconds: float) -> tuple[i
 def test_given_call_to_main_number_then_greeting_arrives_as_rtp(running):
     packets, voiced, span = asyncio.run(listen_to_greeting(("127.0.0.1", running.sip_port), 5.0))
     assert voiced >= 50 and span >= 1.0, (packets, voiced, span)  # a spoken greeting, not one burst
+
+
+def test_given_sipp_calls_main_number_then_the_spoken_greeting_reaches_its_rtp_port(running, tmp_path):
+    media = free_udp_port()
+    capture = tmp_path / "caller.pcap"
+    tshark = subprocess.Popen(["tshark", "-i", "lo", "-F", "pcap", "-f", f"udp dst port {media}", "-w", str(capture)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2)  # tshark is listening
+    try:  # the caller says nothing and hangs up after 3 s: the greeting plays meanwhile
+        rc, count, out = run(sipp_command("uac_queue.xml", running.sip_port, port=free_udp_port(), calls=1,
+                                          service="1000", caller="0918000888", workdir=tmp_path)
+                             + ["-mp", str(media)], tmp_path)
+        assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+    finally:
+        time.sleep(1)
+        tshark.terminate()
+        tshark.wait(10)
+    packets = [(at, packet) for at, packet in rtp_packets(capture)]
+    voiced = [at for at, packet in packets if len(set(packet.payload)) > 4]
+    assert len(voiced) >= 50 and voiced[-1] - voiced[0] >= 1.0, (len(packets), len(voiced))
 
 
 def test_given_keys_from_captures_then_collect_node_gets_the_number(running, tmp_path):

@@ -35,7 +35,12 @@ async def main():
     await s.start()
     print("ready", flush=True)
     await asyncio.Event().wait()
-asyncio.run(main())
+factory = None
+if {loop!r} == "uvloop":
+    import uvloop
+    factory = uvloop.new_event_loop
+with asyncio.Runner(loop_factory=factory) as runner:
+    runner.run(main())
 """
 
 
@@ -51,8 +56,8 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def start_tongdai(port: int, core: int) -> subprocess.Popen[bytes]:
-    code = SERVER.format(repo=str(REPO / "src"), port=port)
+def start_tongdai(port: int, core: int, loop: str = "uvloop") -> subprocess.Popen[bytes]:
+    code = SERVER.format(repo=str(REPO / "src"), port=port, loop=loop)
     return _started(["taskset", "-c", str(core), sys.executable, "-c", code])
 
 
@@ -61,7 +66,7 @@ def start_sippy(python: str, port: int, core: int) -> subprocess.Popen[bytes]:
 
 
 def _started(cmd: list[str]) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL if os.environ.get("SIP_BENCH_STDERR") is None else None)
     assert proc.stdout is not None
     proc.stdout.readline()
     return proc

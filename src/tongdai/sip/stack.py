@@ -78,7 +78,9 @@ class SipStack:
         self._txn_dest: dict[object, tuple[Source, Address]] = {}
         self._heap: list[tuple[float, int, tuple[str, Any]]] = []
         self._seq = itertools.count()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
+        #: when `_timer` fires (kept here: uvloop's handles have no `when()`)
+        self._timer_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock = clock
         self.udp: asyncio.DatagramTransport | None = None
@@ -437,10 +439,11 @@ class SipStack:
         if not self._heap or self._loop is None:
             return
         when = self._heap[0][0]
-        if self._timer is not None and self._timer.when() <= when:
+        if self._timer is not None and self._timer_at <= when:
             return
         if self._timer is not None:
             self._timer.cancel()
+        self._timer_at = when
         self._timer = self._loop.call_at(when, self._fire)
 
     def _fire(self) -> None:

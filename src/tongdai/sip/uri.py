@@ -15,6 +15,7 @@ PARAM_RE = re.compile(r"^[A-Za-z0-9\-_.!~*'()\[\]/:&+$%]+$")
 ESCAPE_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 KNOWN_SCHEMES = ("sip", "sips", "tel")
 SPACE_RE = re.compile(r"\s")
+TEL_RE = re.compile(r"^\+?[0-9A-Fa-f*#().\-]+$")
 
 
 @dataclass
@@ -112,7 +113,7 @@ def _host_port(text: str) -> tuple[str, int | None]:
 
 def _tel(rest: str) -> Uri:
     number, _, ptext = rest.partition(";")
-    if not number or not re.match(r"^\+?[0-9A-Fa-f*#().\-]+$", number):
+    if not number or not TEL_RE.match(number):
         raise SipParseError(f"bad tel number {number!r}")
     params: dict[str, str | None] = {}
     for p in ptext.split(";") if ptext else []:

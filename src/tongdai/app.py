@@ -147,6 +147,7 @@ def _inbound_calls(app: App, media: Any) -> Any:
         inbound.on_answered.append(recordings.answered)
         b2bua.on_call_end.append(recordings.call_ended)
         app.recordings = recordings  # type: ignore[attr-defined]
+        app.http.state.recordings = recordings  # POST /api/v1/calls/{call_id}/recording
         return inbound
 
     return build

@@ -116,6 +116,7 @@ async def _ids_of_other_tenant(api) -> dict[str, str]:
         ids = {k: v.id for k, v in rows.items()}
         ids["/api/v1/users"] = user.id
         ids["/api/v1/tenants"] = t.id
+        ids["/api/v1/calls"] = "other-call"  # no call of this id is in progress in the caller's tenant
     return ids
 
 

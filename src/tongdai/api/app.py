@@ -16,6 +16,7 @@ from tongdai.api import events as event_stream
 from tongdai.api.middleware import BodyLimit, RequestMetrics
 from tongdai.api.state import ApiContext
 from tongdai.calls import api as calls_api
+from tongdai.calls import recording as calls_recording
 from tongdai.core.metrics import Metrics
 from tongdai.directory import api as directory_api
 from tongdai.iam import api as iam_api
@@ -46,6 +47,7 @@ def create_app(ctx: ApiContext, metrics: Metrics, extra_routers: list[APIRouter]
     api.include_router(event_stream.router(hub, ctx.tokens))
     api.include_router(routing_api.router())
     api.include_router(calls_api.router)
+    api.include_router(calls_recording.router)
     api.include_router(ivr_api.router)
     for r in extra_routers or []:
         api.include_router(r)

@@ -1,19 +1,31 @@
 """Call recording by the queue's policy: when a caller and an agent are joined and the queue records
 `always`, rtpengine forks each side's media to a receive-only leg of the DSP worker, which writes a
 stereo WAV (caller left, agent right) with its metadata; the file is finished when the call ends. A
-crash leaves a `.part` file that the next start turns into a valid recording."""
+crash leaves a `.part` file that the next start turns into a valid recording. Queues that record
+`on_demand` (and `always` ones) can be started, stopped, paused and resumed through
+POST /api/v1/calls/{call_id}/recording; a pause leaves silence of its length in the file."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from datetime import UTC, datetime
+from typing import Any, Literal
 
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongdai.api.crud import ERROR_RESPONSES
+from tongdai.api.deps import Allow, session, tenant_of
 from tongdai.calls.b2bua import PASSTHROUGH, Call, Leg
 from tongdai.core.db import Database
-from tongdai.directory.models import Queue
+from tongdai.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tongdai.directory.models import Agent, Queue
+from tongdai.iam.roles import Role
+from tongdai.iam.security import Principal
 from tongdai.media.dsp_worker import DspWorker
 from tongdai.media.g711 import Codec
 from tongdai.media.recording import CallRecorder, Channel, RecordingInfo, RecordingStorage, StoredRecording
@@ -46,6 +58,9 @@ class CallRecordings:
         self.dsp, self.storage, self.db = dsp, storage, db
         self.active: dict[str, Call] = {}
         self.finished: dict[str, StoredRecording] = {}
+        #: joined calls that may be recorded on demand: call id -> (call, caller leg, agent leg, queue)
+        self.joined: dict[str, tuple[Call, Leg, Leg, str]] = {}
+        self.paused: set[str] = set()
 
     async def policy(self, tenant_id: str | None, queue: str) -> str:
         async with self.db.sessionmaker() as session:
@@ -57,9 +72,40 @@ class CallRecordings:
         """The `on_answered` hook of inbound calls."""
         if call.anchor is PASSTHROUGH or caller.dialog is None or agent.dialog is None:
             return  # without rtpengine there is no media fork to record from
-        if await self.policy(call.tenant_id, queue) != "always":
+        policy = await self.policy(call.tenant_id, queue)
+        if policy == "never":
             return
-        await self.start(call, caller, agent, queue)
+        self.joined[call.id] = (call, caller, agent, queue)
+        if policy == "always":
+            await self.start(call, caller, agent, queue)
+
+    async def control(self, call_id: str, action: str) -> str:
+        """On demand: `start`, `stop`, `pause` or `resume` the recording of a joined call; its state after."""
+        if call_id not in self.joined:
+            raise NotFound(f"call {call_id} not found")
+        recording = call_id in self.active
+        if action == "start" and not recording:
+            await self.start(*self.joined[call_id])
+        elif action == "stop" and recording:
+            self._finish(call_id)
+        elif action in ("pause", "resume"):
+            if not recording:
+                raise Conflict(f"call {call_id} is not being recorded")
+            now = asyncio.get_running_loop().time()
+            recorder = self.dsp.recorder(call_id)
+            if action == "pause" and call_id not in self.paused:
+                recorder.pause(now)
+                self.paused.add(call_id)
+            elif action == "resume" and call_id in self.paused:
+                recorder.resume(now)
+                self.paused.discard(call_id)
+        return self.state(call_id)
+
+    def state(self, call_id: str) -> str:
+        """`paused`, `recording` or `stopped`."""
+        if call_id in self.paused:
+            return "paused"
+        return "recording" if call_id in self.active else "stopped"
 
     async def start(self, call: Call, caller: Leg, agent: Leg, queue: str) -> None:
         """Record `call`: fork the caller's and the agent's media to the DSP worker."""
@@ -82,9 +128,51 @@ class CallRecordings:
 
     def call_ended(self, call: Call) -> None:
         """The `on_call_end` hook of the B2BUA: finish the file."""
-        if self.active.pop(call.id, None) is None:
+        self.joined.pop(call.id, None)
+        self._finish(call.id)
+
+    def _finish(self, call_id: str) -> None:
+        self.paused.discard(call_id)
+        if self.active.pop(call_id, None) is None:
             return
         try:
-            self.finished[call.id] = self.dsp.stop_recording(call.id)
+            self.finished[call_id] = self.dsp.stop_recording(call_id)
         except Exception:
-            log.exception("recording could not be finished", extra={"call_id": call.id})
+            log.exception("recording could not be finished", extra={"call_id": call_id})
+
+
+#: May control a call's recording: supervisors and admins; an agent only on their own call.
+RECORDING_CONTROLLERS = frozenset({Role.PROVIDER_ADMIN, Role.TENANT_ADMIN, Role.SUPERVISOR, Role.AGENT})
+
+
+class RecordingAction(BaseModel):
+    #: optional in the schema so that an unknown call answers 404 before the body is judged
+    action: Literal["start", "stop", "pause", "resume"] | None = None
+
+
+class RecordingState(BaseModel):
+    call_id: str
+    state: str
+
+
+router = APIRouter(tags=["call recording"], responses=ERROR_RESPONSES)
+
+
+@router.post("/calls/{call_id}/recording", response_model=RecordingState)
+async def control_recording(call_id: str, body: RecordingAction, request: Request,
+                            p: Principal = Depends(Allow(RECORDING_CONTROLLERS)),
+                            db: AsyncSession = Depends(session)) -> Any:
+    """Start, stop, pause or resume the recording of a call in progress."""
+    tenant = tenant_of(request, p)
+    recordings: CallRecordings | None = getattr(request.app.state, "recordings", None)
+    joined = recordings.joined.get(call_id) if recordings is not None else None
+    if recordings is None or joined is None or joined[0].tenant_id != tenant:
+        raise NotFound(f"call {call_id} not found")
+    if p.role == Role.AGENT:
+        extension = (await db.execute(select(Agent.extension).where(
+            Agent.tenant_id == tenant, Agent.user_id == p.subject_id))).scalar_one_or_none()
+        if extension is None or extension != joined[0].agent:
+            raise Forbidden("an agent controls the recording of their own calls only")
+    if body.action is None:
+        raise InvalidInput("action is required: start, stop, pause or resume")
+    return RecordingState(call_id=call_id, state=await recordings.control(call_id, body.action))

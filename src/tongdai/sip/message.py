@@ -324,7 +324,7 @@ class Message:
 
     # --- raw access ---
     def get(self, name: str) -> str | None:
-        name = canonical(name)
+        name = _CANONICAL.get(name) or canonical(name)  # the cache first: no call on the hot path
         for n, v in self.headers:
             if n == name:
                 return v
@@ -332,7 +332,7 @@ class Message:
 
     def get_all(self, name: str) -> list[str]:
         """Every value of a header, comma-separated lists split (except for single-value headers)."""
-        name = canonical(name)
+        name = _CANONICAL.get(name) or canonical(name)  # the cache first: no call on the hot path
         out: list[str] = []
         for n, v in self.headers:
             if n == name:
@@ -343,7 +343,7 @@ class Message:
         return out
 
     def count(self, name: str) -> int:
-        name = canonical(name)
+        name = _CANONICAL.get(name) or canonical(name)  # the cache first: no call on the hot path
         return sum(1 for n, _ in self.headers if n == name)
 
     def add(self, name: str, value: str, *, first: bool = False) -> None:
@@ -530,13 +530,26 @@ def _headers_lenient(lines: list[str]) -> tuple[list[tuple[str, str]], str | Non
     """The readable headers, and the first unreadable line (None when all are fine)."""
     headers: list[tuple[str, str]] = []
     bad: str | None = None
+    known = _KNOWN_NAMES
     for line in lines:
+        raw, colon, value = line.partition(":")
+        name = known.get(raw) if colon else None
+        if name is not None:  # a header name seen before, spelled the same: no regular expression
+            headers.append((name, value.strip()))
+            continue
         m = HEADER_NAME_RE.match(line)
         if not m:
             bad = bad if bad is not None else line
             continue
-        headers.append((canonical(m.group(1)), line[m.end() :].strip()))
+        name = canonical(m.group(1))
+        if len(known) < 4096:  # bounded: names come from the network
+            known[line[: m.end() - 1]] = name  # tokens hold no ':', so this is `raw`
+        headers.append((name, line[m.end() :].strip()))
     return headers, bad
+
+
+#: header names as they appeared before the ':' (with any blanks), already checked -> canonical name
+_KNOWN_NAMES: dict[str, str] = {}
 
 
 def split_head(data: bytes) -> tuple[bytes, bytes]:

@@ -212,7 +212,7 @@ class SipStack:
             resp.add("retry-after", "5")
             self._send_response(resp, source, req)
             return
-        txn = ServerTransaction(req, source.transport != "UDP", now)
+        txn = ServerTransaction(req, source.transport != "UDP", now, key)
         self.transactions[key] = txn
         self._txn_dest[key] = (source, _reply_addr(req, source))
         error = check_request(req)

@@ -61,8 +61,8 @@ class ServerTransaction:
     __slots__ = ("key", "request", "method", "reliable", "state", "last_response", "deadline", "_g_interval",
                  "_h_deadline")
 
-    def __init__(self, request: Request, reliable: bool, now: float) -> None:
-        self.key = server_key(request)
+    def __init__(self, request: Request, reliable: bool, now: float, key: TransactionKey | None = None) -> None:
+        self.key = key if key is not None else server_key(request)  # the stack passes the key it looked up
         #: the request, until the final response (then dropped: only the answer is needed to absorb
         #: retransmissions, and thousands of finished transactions wait for their timers)
         self.request: Request | None = request

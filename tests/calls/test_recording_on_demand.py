@@ -95,3 +95,11 @@ def test_given_on_demand_queue_when_agent_starts_and_supervisor_pauses_then_wav_
     spoken = np.concatenate([frames[:int(pause_start * 8000)], frames[int(pause_end * 8000):]])
     for channel in (0, 1):  # around the pause, each party's audio is there
         assert np.abs(spoken[:, channel]).max() > 1000, channel
+    call_id = answered[0]["call_id"]
+
+    def cdr_recording() -> str | None:
+        items = admin.get("/api/v1/call-records", queue="support")["items"]
+        return next((c["recording"] for c in items if c["call_id"] == call_id), None)
+
+    assert wait_until(lambda: cdr_recording() is not None, timeout=10)
+    assert str(cdr_recording()).endswith(wavs[0].name)  # the CDR links to the recording

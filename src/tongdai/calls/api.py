@@ -45,6 +45,7 @@ class CallRecordOut(OutModel):
     disposition: str
     cause: str
     transferred: bool
+    recording: str | None = None
 
 
 class CallRecordDetail(CallRecordOut):

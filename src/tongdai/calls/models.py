@@ -34,6 +34,8 @@ class CallRecord(Base):
     disposition: Mapped[str] = mapped_column(String(32))  # answered, no_answer, busy, failed, cancelled, ...
     cause: Mapped[str] = mapped_column(String(200), default="")
     transferred: Mapped[bool] = mapped_column(default=False)
+    #: where the call's recording is stored (the recording storage's location), if it was recorded
+    recording: Mapped[str | None] = mapped_column(String(500), default=None)
 
 
 class CallLegRecord(Base):

@@ -15,12 +15,13 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongdai.api.crud import ERROR_RESPONSES
 from tongdai.api.deps import Allow, session, tenant_of
 from tongdai.calls.b2bua import PASSTHROUGH, Call, Leg
+from tongdai.calls.models import CallRecord
 from tongdai.core.db import Database
 from tongdai.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tongdai.directory.models import Agent, Queue
@@ -61,6 +62,7 @@ class CallRecordings:
         #: joined calls that may be recorded on demand: call id -> (call, caller leg, agent leg, queue)
         self.joined: dict[str, tuple[Call, Leg, Leg, str]] = {}
         self.paused: set[str] = set()
+        self._tasks: set[asyncio.Task[bool]] = set()
 
     async def policy(self, tenant_id: str | None, queue: str) -> str:
         async with self.db.sessionmaker() as session:
@@ -130,6 +132,25 @@ class CallRecordings:
         """The `on_call_end` hook of the B2BUA: finish the file."""
         self.joined.pop(call.id, None)
         self._finish(call.id)
+        stored = self.finished.pop(call.id, None)
+        if stored is not None:
+            task = asyncio.get_running_loop().create_task(self.link(call, stored.location))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def link(self, call: Call, location: str, *, tries: int = 40, interval: float = 0.25) -> bool:
+        """Put the recording's location on the call's CDR (written by its own service as the call ends:
+        wait for it, bounded)."""
+        for _ in range(tries):
+            async with self.db.sessionmaker() as session:
+                result = await session.execute(update(CallRecord).where(
+                    CallRecord.call_id == call.id, CallRecord.tenant_id == call.tenant_id).values(recording=location))
+                await session.commit()
+            if getattr(result, "rowcount", 0):
+                return True
+            await asyncio.sleep(interval)
+        log.warning("no call record to link the recording to", extra={"call_id": call.id})
+        return False
 
     def _finish(self, call_id: str) -> None:
         self.paused.discard(call_id)

@@ -61,6 +61,10 @@ def test_given_on_demand_queue_when_agent_starts_and_supervisor_pauses_then_wav_
 
         assert list(records.rglob("*.wav")) == []  # on demand: nothing recorded yet
         assert post("start", other_agent_h).status_code == 403  # another agent's call
+        assert post("pause", supervisor_h).status_code == 409  # nothing to pause yet
+        unknown = httpx.post(f"{running.base}/api/v1/calls/no-such-call/recording", json={"action": "start"},
+                             headers=supervisor_h, timeout=10)
+        assert unknown.status_code == 404
         r = post("start", agent_h)
         assert (r.status_code, r.json()["state"]) == (200, "recording"), r.text
         time.sleep(1.0)

@@ -771,9 +771,6 @@ class B2bua:
         if leg is not None and leg.ack is not None:
             self.stack.send(leg.ack, leg.dest)
 
-    def on_ack(self, req: Request) -> bool:
-        return (req.call_id, req.to().tag or "") in self.legs
-
     async def _hang_up(self, leg: Leg) -> None:
         if leg.ended or leg.dialog is None:
             return

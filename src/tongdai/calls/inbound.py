@@ -142,16 +142,12 @@ class InboundCalls:
         self.b2bua.spawn(self._device_gone(event))
 
     async def _device_gone(self, event: AgentDeviceUnregistered) -> None:
+        """Offline when the extension's last device went away."""
         if event.tenant_id is None:
             return
-        aor = f"{event.tenant_id}/{event.extension}"
-        if self.b2bua.resolve(event.extension, event.tenant_id) is not None and not any(
-                True for _ in self._live_devices(aor)):
+        dest = self.b2bua.resolve(event.extension, event.tenant_id)
+        if dest is not None and not dest.targets:
             await self._set_activity(event.tenant_id, event.extension, Activity.OFFLINE)
-
-    def _live_devices(self, aor: str) -> list[object]:
-        dest = self.b2bua.resolve(aor.split("/", 1)[1], aor.split("/", 1)[0])
-        return list(dest.targets) if dest is not None else []
 
     async def _set_activity(self, tenant_id: str | None, extension: str, activity: Activity, *,
                             only_from: Activity | None = None) -> None:

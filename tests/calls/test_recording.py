@@ -5,13 +5,13 @@ stereo WAV; the caller's channel holds what was sent (correlation) for as long a
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import wave
 
 import numpy as np
 import pytest
 
+from tests.calls.capture import loopback_capture
 from tests.calls.sipp import free_udp_port, register, run, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
 from tests.calls.test_inbound_queue import Admin
@@ -79,10 +79,7 @@ def test_given_both_parties_speak_then_agent_gets_callers_packets_and_both_chann
     admin = Admin(running.base)
     phone, agent_media = free_udp_port(), free_udp_port()
     capture = tmp_path / "agent.pcap"
-    tshark = subprocess.Popen(["tshark", "-i", "lo", "-F", "pcap", "-f", f"udp dst port {agent_media}", "-w", str(capture)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(2)  # tshark is listening
-    try:
+    with loopback_capture(agent_media, capture):
         uas = start(sipp_command("uas_speak.xml", running.sip_port, port=phone, calls=1, workdir=tmp_path,
                                  keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}) + ["-mp", str(agent_media)],
                     tmp_path)
@@ -96,10 +93,6 @@ def test_given_both_parties_speak_then_agent_gets_callers_packets_and_both_chann
                              tmp_path)
         assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
         assert finish(uas)[1] == {"successful": 1, "failed": 0}
-    finally:
-        time.sleep(1)
-        tshark.terminate()
-        tshark.wait(10)
     sent = [packet.payload for _, packet in rtp_packets(CAPTURES / "g711a.pcap", payload_type=8)]
     received = {packet.payload for _, packet in rtp_packets(capture, payload_type=8)}
     delivered = sum(payload in received for payload in sent)

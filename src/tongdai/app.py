@@ -183,6 +183,7 @@ def build_app(settings: Settings) -> App:
         sip = SipService(settings.sip, data_dir=settings.data_dir, db=app.db, bus=app.bus)
         sip.anchor, sip.media_ready = media.anchor, media.ready  # calls' media goes through rtpengine
         sip.inbound_factory = _inbound_calls(app, media)
+        app.http.router.add_websocket_route("/sip", sip.websocket.serve)  # browsers' SIP over WebSocket (RFC 7118)
         app.services.append(sip)
     from tongdai.calls.records import CallRecords
 

@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 class MediaAnchor(Protocol):
     """Where each leg's media description is anchored (rtpengine's offer/answer)."""
 
-    async def offer(self, call_id: str, from_tag: str, sdp: str) -> str: ...
-    async def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str) -> str: ...
+    async def offer(self, call_id: str, from_tag: str, sdp: str, *, webrtc: bool = False) -> str: ...
+    async def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str, *, webrtc: bool = False) -> str: ...
     async def delete(self, call_id: str) -> None: ...
     async def echo(self, call_id: str, from_tag: str, sdp: str) -> str: ...
 
@@ -53,10 +53,10 @@ class MediaAnchor(Protocol):
 class Passthrough:
     """No anchoring: each party's media description goes to the other as it is."""
 
-    async def offer(self, call_id: str, from_tag: str, sdp: str) -> str:
+    async def offer(self, call_id: str, from_tag: str, sdp: str, *, webrtc: bool = False) -> str:
         return sdp
 
-    async def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str) -> str:
+    async def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str, *, webrtc: bool = False) -> str:
         return sdp
 
     async def delete(self, call_id: str) -> None:
@@ -205,9 +205,11 @@ class B2bua:
             parsed = parse_sdp(offer.decode("utf-8", "replace")) if offer else None
             return str(answer_audio(parsed, address=self.host, port=9, direction="inactive")).encode() if parsed else b""
         tag = leg.dialog.local_tag
-        towards = await leg.call.anchor.offer(leg.call.id, tag, offer.decode())
+        browser = _webrtc(leg.transport, "UDP")  # the silent internal side is plain RTP
+        towards = await leg.call.anchor.offer(leg.call.id, tag, offer.decode(), **browser)
         leg.media_peer_tag = f"{tag}-hold"
-        return (await leg.call.anchor.answer(leg.call.id, tag, leg.media_peer_tag, loopback_answer(towards))).encode()
+        return (await leg.call.anchor.answer(leg.call.id, tag, leg.media_peer_tag, loopback_answer(towards),
+                                             **browser)).encode()
 
     def accept(self, invite: Request, leg: Leg, sdp: bytes) -> None:
         """Answer the caller's INVITE with `sdp`: its dialog is up."""
@@ -234,6 +236,11 @@ class B2bua:
 
     async def originate(self, owner: Leg, dest: Destination, body: bytes) -> tuple[Leg | None, Response | None]:
         """Ring `dest` for `owner`'s call (all targets at once); the answering leg and the final answer."""
+        browser = _webrtc(owner.transport, _dest_transport(dest))
+        if browser and body and owner.dialog is not None and owner.call.anchor is not PASSTHROUGH:
+            # a browser on one side: the offer made for a plain party is made again with WebRTC's flags
+            body = (await owner.call.anchor.offer(owner.call.id, owner.dialog.local_tag, owner.sdp.decode(),
+                                                  **browser)).encode()
         return await self._fork(owner, dest, body, None)
 
     async def bridge(self, caller: Leg, other: Leg) -> None:
@@ -245,7 +252,7 @@ class B2bua:
             with contextlib.suppress(Exception):
                 await call.anchor.stop_play(call.id, caller.dialog.local_tag)  # type: ignore[attr-defined]
             fresh = (await call.anchor.answer(call.id, caller.dialog.local_tag, other.dialog.local_tag,
-                                              other.sdp.decode())).encode()
+                                              other.sdp.decode(), **_webrtc(caller.transport, other.transport))).encode()
         else:
             fresh = other.sdp
         if fresh and _media_address(fresh) != _media_address(caller.local_sdp):
@@ -341,7 +348,8 @@ class B2bua:
         assert a.dialog is not None
         body = invite.body
         if body:
-            body = (await a.call.anchor.offer(a.call.id, a.dialog.local_tag, body.decode())).encode()
+            body = (await a.call.anchor.offer(a.call.id, a.dialog.local_tag, body.decode(),
+                                              **_webrtc(a.transport, _dest_transport(dest)))).encode()
         b, final = await self._originate(a, dest, body, ringing=lambda r: self._relay_ringing(invite, a, r))
         self.pending.pop((invite.call_id, invite.from_().tag or ""), None)
         if a.ended:  # the caller cancelled meanwhile
@@ -359,7 +367,8 @@ class B2bua:
             return
         answer = b.sdp
         if answer:
-            answer = (await a.call.anchor.answer(a.call.id, a.dialog.local_tag, self._tag(b), answer.decode())).encode()
+            answer = (await a.call.anchor.answer(a.call.id, a.dialog.local_tag, self._tag(b), answer.decode(),
+                                                 **_webrtc(a.transport, b.transport))).encode()
         ok = invite.response(200, to_tag=a.dialog.local_tag)
         self._dialog_headers(ok, answer)
         self._session_timer(a, ok)
@@ -593,7 +602,8 @@ class B2bua:
         try:
             body = req.body
             if body:
-                body = (await leg.call.anchor.offer(leg.call.id, self._tag(leg), body.decode())).encode()
+                body = (await leg.call.anchor.offer(leg.call.id, self._tag(leg), body.decode(),
+                                                    **_webrtc(leg.transport, peer.transport))).encode()
             reinvite = peer.dialog.request("INVITE", body=body)
             final = await self._request(reinvite, peer)
             if final is None or final.status >= 300:
@@ -606,7 +616,7 @@ class B2bua:
             if answer:
                 peer.sdp = answer
                 answer = (await leg.call.anchor.answer(leg.call.id, self._tag(leg), self._tag(peer),
-                                                   answer.decode())).encode()
+                                                       answer.decode(), **_webrtc(leg.transport, peer.transport))).encode()
             ok = req.response(200)
             self._dialog_headers(ok, answer)
             self._session_timer(leg, ok)
@@ -708,7 +718,8 @@ class B2bua:
             b.call.legs.remove(b)
             b.call = a.call
             a.call.legs.append(b)
-        offer = (await a.call.anchor.offer(a.call.id, self._tag(b), b_offer.decode())).encode()
+        browser = _webrtc(a.transport, b.transport)
+        offer = (await a.call.anchor.offer(a.call.id, self._tag(b), b_offer.decode(), **browser)).encode()
         reinvite = a.dialog.request("INVITE", body=offer)
         final = await self._request(reinvite, a)
         if final is None or final.status >= 300 or not final.body:
@@ -718,7 +729,8 @@ class B2bua:
         a.dialog.refresh_target(final)
         a.ack = self._ack_in_dialog(a, reinvite, b"")
         a.sdp, b.sdp = final.body, b_offer
-        answer = (await a.call.anchor.answer(a.call.id, self._tag(b), self._tag(a), final.body.decode())).encode()
+        answer = (await a.call.anchor.answer(a.call.id, self._tag(b), self._tag(a), final.body.decode(),
+                                             **browser)).encode()
         b.ack = self._ack_in_dialog(b, b.invite, answer)
         b.awaiting_ack = None
         a.peer, b.peer = b, a
@@ -869,12 +881,29 @@ def via_transport(req: Request) -> str:
 
 
 def uri_transport(uri: str) -> str:
-    """The transport a URI asks for: `sips:` is TLS, else its `transport` parameter, else UDP."""
+    """The transport a URI asks for: `sips:` is TLS, else its `transport` parameter (udp, tcp, tls, ws,
+    wss), else UDP."""
     low = uri.lower()
     if low.startswith("sips:"):
         return "TLS"
-    match = re.search(r";transport=(udp|tcp|tls)", low.split("?", 1)[0])
+    match = re.search(r";transport=(udp|tcp|tls|wss|ws)\b", low.split("?", 1)[0])
     return match.group(1).upper() if match else "UDP"
+
+
+#: transports of a browser (SIP over WebSocket): its media is WebRTC (ICE, DTLS-SRTP)
+BROWSER_TRANSPORTS = frozenset({"WS", "WSS"})
+
+
+def _webrtc(a: str, b: str) -> dict[str, bool]:
+    """The anchor's `webrtc` option for media between parties reached over transports `a` and `b`:
+    set when exactly one is a browser (the anchor reads which from the SDP); empty otherwise, so that
+    anchors without the option (and calls without a browser) are untouched."""
+    return {"webrtc": True} if (a in BROWSER_TRANSPORTS) != (b in BROWSER_TRANSPORTS) else {}
+
+
+def _dest_transport(dest: Destination) -> str:
+    """WS when a browser is among `dest`'s devices (one offer serves every device that rings)."""
+    return "WS" if any(uri_transport(uri) in BROWSER_TRANSPORTS for uri, _ in dest.targets) else "UDP"
 
 
 def _media_address(sdp: bytes) -> tuple[bytes, bytes]:

@@ -36,6 +36,7 @@ from tongdai.sip.settings import SipSettings
 from tongdai.sip.stack import SipStack, Source
 from tongdai.sip.trunk import TrunkRegistration
 from tongdai.sip.uri import parse_uri
+from tongdai.sip.websocket import WS_TRANSPORTS, SipWebSocket, ws_peer, ws_source
 
 log = logging.getLogger(__name__)
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, REFER, NOTIFY, PRACK, UPDATE"
@@ -114,6 +115,8 @@ class UaCore:
             return self.b2bua.on_dialog_request(req)
         if req.method == "INVITE":
             return self._invite(req, source)
+        if req.method == "REGISTER":
+            return self._register(req, source)
         handler = getattr(self, "_" + req.method.lower(), None) if req.method.isalpha() else None
         if handler is not None:
             return handler(req)  # type: ignore[no-any-return]
@@ -146,7 +149,7 @@ class UaCore:
         resp.add("supported", "replaces, timer, 100rel")
         return resp
 
-    def _register(self, req: Request) -> Response:
+    def _register(self, req: Request, source: Source | None = None) -> Response:
         now = time.time()  # registrations outlive the process: wall-clock time
         to = req.to().uri
         user = to.user_unescaped or ""
@@ -164,7 +167,10 @@ class UaCore:
                                                            "banned": banned})
             return self._challenge(req, now, stale=verdict.stale)
         aor = f"{account.tenant_id}/{user}"
-        resp, changes = self.location.register(aor, req, f"{req.top_via().params.get('received', '')}", now)
+        seen_from = req.top_via().params.get("received") or ""
+        if source is not None and source.transport in WS_TRANSPORTS:  # a browser: reached over that socket
+            seen_from = ws_source(source.addr)
+        resp, changes = self.location.register(aor, req, seen_from, now)
         self._changed(changes, account.tenant_id, user)
         return resp
 
@@ -200,6 +206,16 @@ class UaCore:
         for c in changes:
             cls = AgentDeviceRegistered if c.registered else AgentDeviceUnregistered
             self.on_event(cls(tenant_id=tenant_id, at=time.time(), extension=user, contact=c.contact))
+
+    def drop_connection(self, peer: tuple[str, int]) -> None:
+        """A browser's WebSocket closed: the contacts it registered over it are gone (RFC 7118 has
+        no way to reach it again)."""
+        gone = ws_source(peer)
+        for contacts in self.location.bindings.values():
+            for b in contacts.values():
+                if b.source == gone:
+                    b.expires_at = 0.0
+        self.expire_registrations()
 
     def expire_registrations(self) -> None:
         for c in self.location.expire(time.time()):
@@ -305,6 +321,9 @@ class SipService:
         self.inbound_factory: Callable[[B2bua], InboundCalls] | None = None
         self.core.trunk_addresses = {_host(a) for t in settings.trunks for a in (*t.inbound_addresses, *t.gateways)}
         self._outbound = [(re.compile(t.outbound_pattern), t) for t in settings.trunks]
+        #: browsers' SIP over WebSocket, served by the HTTP server at /sip (`websocket.serve`)
+        self.websocket = SipWebSocket(self.stack, max_message=settings.max_message_bytes)
+        self.websocket.on_closed = self.core.drop_connection
 
     async def start(self) -> None:
         if self.state_file and self.state_file.exists():
@@ -348,7 +367,7 @@ class SipService:
         for account in self.credentials.accounts.get(user, []):
             if tenant_id is None or account.tenant_id == tenant_id:
                 bindings = self.core.location.lookup(f"{account.tenant_id}/{user}", time.time())
-                targets = [(b.contact, _address(b.contact)) for b in bindings]
+                targets = [(b.contact, ws_peer(b.source) or _address(b.contact)) for b in bindings]
                 return Destination(targets, account.tenant_id, "extension", user)
         for pattern, trunk in self._outbound:
             if pattern.match(user):

@@ -273,6 +273,8 @@ class SipStack:
         conn = self.connections.get((transport, dest))
         if conn is not None and conn.transport is not None and not conn.transport.is_closing():
             return conn
+        if transport in ("WS", "WSS"):  # only a browser opens its WebSocket (sip/websocket.py)
+            raise OSError(f"no {transport} connection to {dest[0]}:{dest[1]}")
         ctx = self.tls_client if transport == "TLS" else None
         if transport == "TLS" and ctx is None:
             ctx = ssl.create_default_context()

@@ -22,6 +22,7 @@ from tongdai.directory import api as directory_api
 from tongdai.iam import api as iam_api
 from tongdai.ivr import api as ivr_api
 from tongdai.routing import api as routing_api
+from tongdai.sip import softphone as softphone_api
 
 API_PREFIX = "/api/v1"
 
@@ -49,6 +50,7 @@ def create_app(ctx: ApiContext, metrics: Metrics, extra_routers: list[APIRouter]
     api.include_router(calls_api.router)
     api.include_router(calls_recording.router)
     api.include_router(ivr_api.router)
+    api.include_router(softphone_api.router)
     for r in extra_routers or []:
         api.include_router(r)
     app.include_router(api)

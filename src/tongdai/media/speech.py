@@ -1,0 +1,324 @@
+"""Speech recognition for IVR menus: a closed grammar of a few words, pocketsphinx, and a confidence.
+
+Telephone audio (16-bit linear, 8 kHz) goes through an energy endpointer (pure: speech starts when a
+frame's energy rises well above the noise floor, ends after `end_silence_s` of quiet), so an answer
+is ready soon after the caller stops talking. The utterance, with a short margin either side, is
+upsampled to 16 kHz (pocketsphinx's bundled en-us model is wideband) and decoded:
+
+1. a JSGF grammar made of the given words only picks the hypothesis (nothing else can be heard);
+2. each word of the grammar is force-aligned against the same audio; pocketsphinx reports a word's
+   acoustic score relative to the best-scoring senone of each frame, so its per-frame average is
+   near 0 for audio that fits the word and strongly negative for audio that does not;
+3. the confidence is `fit * margin`: `fit` is a logistic of the hypothesis's per-frame score
+   (calibrated on espeak-ng voices through G.711), `margin` a logistic of how much better it fits
+   than the next best word of the grammar. Noise, silence and words outside the grammar give None
+   (no grammar path fits) or a low confidence.
+
+Only English has a model (pocketsphinx ships en-us); other languages raise `UnsupportedLanguage`.
+Decoding is CPU work (see docs/speech.md for its cost): the asyncio shell runs `result()` in a
+thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from tongdai.core.errors import InvalidInput
+
+RATE = 8000
+FRAME = 160  # 20 ms at 8 kHz: the endpointer's frame
+#: logistic of the hypothesis's per-frame alignment score: 0.5 at FIT_CENTRE, steeper with a smaller FIT_SCALE
+FIT_CENTRE, FIT_SCALE = -42.0, 2.5
+#: logistic of the score margin over the next best word: 0.5 for a tie
+MARGIN_SCALE = 1.5
+_WORD = re.compile(r"^[a-z][a-z'.-]*$")
+
+
+class UnsupportedLanguage(InvalidInput):
+    """No acoustic model for this language (only English ships with pocketsphinx)."""
+
+    error_id = "speech_language_unsupported"
+
+
+class UnknownWords(InvalidInput):
+    """A grammar word the pronunciation dictionary lacks: it could never be recognised."""
+
+    error_id = "speech_unknown_words"
+
+
+def supports_language(language: str) -> bool:
+    """Whether speech can be recognised in `language` (a BCP 47 tag: `en`, `en-US`, ...)."""
+    return language.lower().replace("_", "-").split("-")[0] == "en"
+
+
+def _model_dir() -> Path:
+    from pocketsphinx import get_model_path  # imported late: loading the extension costs startup time
+
+    return Path(get_model_path("en-us"))
+
+
+@functools.cache
+def _dictionary() -> frozenset[str]:
+    """The words of the bundled en-us pronunciation dictionary (alternates like `word(2)` folded)."""
+    words = set()
+    with open(_model_dir() / "cmudict-en-us.dict", encoding="utf-8") as f:
+        for line in f:
+            words.add(line.split(" ", 1)[0].split("(", 1)[0])
+    return frozenset(words)
+
+
+def tokens(phrase: str) -> list[str]:
+    """The dictionary words of a grammar entry (an entry may be a short phrase)."""
+    return phrase.lower().split()
+
+
+def known_word(word: str) -> bool:
+    """Whether every word of `word` (a word or a short phrase) is in the en-us dictionary."""
+    parts = tokens(word)
+    return bool(parts) and all(_WORD.match(p) is not None and p in _dictionary() for p in parts)
+
+
+def grammar(words: Sequence[str]) -> str:
+    """A JSGF grammar whose one public rule is exactly one of `words`."""
+    alternatives = " | ".join(" ".join(tokens(w)) for w in words)
+    return f"#JSGF V1.0;\ngrammar menu;\npublic <choice> = {alternatives};\n"
+
+
+def upsample(pcm8k: npt.NDArray[np.int16]) -> bytes:
+    """8 kHz -> 16 kHz by linear interpolation (as `audioop.ratecv` does), 16-bit little-endian bytes.
+
+    The 4-8 kHz band stays nearly empty; a little fixed-seed dither keeps digital silence (G.711
+    silence decodes to exact zeros) from driving the filterbank's log energies to their floor, which
+    throws the model off.
+    """
+    x = pcm8k.astype(np.float32)
+    y = np.empty(2 * len(x), np.float32)
+    y[0::2] = x
+    y[1::2] = (x + np.append(x[1:], x[-1:])) / 2
+    y += np.random.default_rng(0).normal(0.0, 3.0, len(y)).astype(np.float32)
+    return np.clip(np.rint(y), -32768, 32767).astype("<i2").tobytes()
+
+
+def confidence(scores: dict[str, float | None], hypothesis: str) -> float:
+    """Confidence 0..1 of `hypothesis` from each word's per-frame alignment score (None: no alignment)."""
+    own = scores.get(hypothesis)
+    if own is None:
+        return 0.0
+    others = [s for w, s in scores.items() if w != hypothesis and s is not None]
+    fit = _logistic((own - FIT_CENTRE) / FIT_SCALE)
+    margin = _logistic((own - max(others)) / MARGIN_SCALE) if others else 1.0
+    return round(fit * margin, 3)
+
+
+def _logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
+
+
+@dataclass(slots=True)
+class EnergyEndpointer:
+    """Speech start and end by frame energy against an adaptive noise floor (pure; 20 ms frames)."""
+
+    end_silence_frames: int = 30  # 600 ms of quiet ends the utterance
+    start_frames: int = 3  # 60 ms above the threshold starts it
+    rise_db: float = 12.0  # above the noise floor
+    min_db: float = -48.0  # dBFS: never call quieter frames speech
+    max_frames: int = 250  # 5 s of speech at most
+    floor_db: float = -70.0
+    frames: int = 0
+    loud_run: int = 0
+    quiet_run: int = 0
+    start: int | None = None  # frame index where speech began
+    end: int | None = None  # frame index after the last loud frame, once the utterance is over
+
+    @property
+    def in_speech(self) -> bool:
+        """Speech began and has not ended."""
+        return self.start is not None and self.end is None
+
+    @property
+    def ended(self) -> bool:
+        """An utterance began and ended."""
+        return self.end is not None
+
+    def frame(self, samples: npt.NDArray[np.int16]) -> None:
+        """Take one 20 ms frame."""
+        level = _dbfs(samples)
+        loud = level > max(self.min_db, self.floor_db + self.rise_db)
+        self.frames += 1
+        if self.ended:
+            return
+        if self.start is None:
+            self._before_speech(level, loud)
+        else:
+            self._in_speech(loud)
+
+    def finish(self) -> None:
+        """No more audio (time is up): an utterance in progress ends here."""
+        if self.in_speech:
+            self.end = self.frames - self.quiet_run
+
+    def _before_speech(self, level: float, loud: bool) -> None:
+        self.loud_run = self.loud_run + 1 if loud else 0
+        if self.loud_run >= self.start_frames:
+            self.start = self.frames - self.loud_run
+        elif not loud:
+            # the floor falls at once and rises slowly, so a slow swell is not taken for background
+            self.floor_db = level if level < self.floor_db else 0.95 * self.floor_db + 0.05 * level
+
+    def _in_speech(self, loud: bool) -> None:
+        assert self.start is not None
+        self.quiet_run = 0 if loud else self.quiet_run + 1
+        if self.quiet_run >= self.end_silence_frames:
+            self.end = self.frames - self.quiet_run
+        elif self.frames - self.start >= self.max_frames:
+            self.end = self.frames
+
+
+def _dbfs(samples: npt.NDArray[np.int16]) -> float:
+    rms = math.sqrt(float(np.mean(np.square(samples.astype(np.float64))))) if len(samples) else 0.0
+    return 20 * math.log10(max(rms, 1e-3) / 32768)
+
+
+class Recogniser:
+    """One caller's answer to one menu: feed 8 kHz audio, then `result()` decodes the utterance."""
+
+    def __init__(self, words: Sequence[str], language: str = "en", *, end_silence_s: float = 0.6,
+                 margin_s: float = 0.2, max_speech_s: float = 5.0) -> None:
+        if not supports_language(language):
+            raise UnsupportedLanguage(f"no speech model for language {language!r}", details={"language": language})
+        self.words = _checked(words)
+        self.endpointer = EnergyEndpointer(end_silence_frames=max(1, round(end_silence_s / 0.02)),
+                                           max_frames=max(1, round(max_speech_s / 0.02)))
+        self.margin = round(margin_s * RATE)
+        self._audio: list[npt.NDArray[np.int16]] = []
+        self._pending = np.zeros(0, np.int16)
+        self._decoder = _decoder(self.words)
+        self._result: tuple[str, float] | None = None
+        self._decoded = False
+
+    @property
+    def ended(self) -> bool:
+        """The caller spoke and stopped: `result()` can be called."""
+        return self.endpointer.ended
+
+    @property
+    def heard_speech(self) -> bool:
+        """Speech began (ended or not)."""
+        return self.endpointer.start is not None
+
+    def feed(self, pcm8k: bytes) -> bool:
+        """Take audio (16-bit linear, 8 kHz, native order); True once the utterance has ended."""
+        if self.ended:
+            return True
+        samples = np.concatenate([self._pending, np.frombuffer(pcm8k, np.int16)])
+        whole = len(samples) // FRAME * FRAME
+        for i in range(0, whole, FRAME):
+            self.endpointer.frame(samples[i:i + FRAME])
+        self._pending = samples[whole:].copy()
+        if whole:
+            self._audio.append(samples[:whole].copy())
+        return self.ended
+
+    def finish(self) -> None:
+        """No more audio is coming: an utterance in progress ends where the audio does."""
+        self.endpointer.finish()
+
+    def utterance(self) -> npt.NDArray[np.int16]:
+        """The endpointed speech at 8 kHz with `margin_s` either side (empty when nobody spoke)."""
+        ep = self.endpointer
+        if ep.start is None or ep.end is None:
+            return np.zeros(0, np.int16)
+        audio = np.concatenate(self._audio) if self._audio else np.zeros(0, np.int16)
+        return audio[max(0, ep.start * FRAME - self.margin):ep.end * FRAME + self.margin]
+
+    def result(self) -> tuple[str, float] | None:
+        """The word heard and its confidence, or None (nobody spoke, or nothing in the grammar fits).
+
+        Blocking CPU work: run it in a thread from asyncio code.
+        """
+        if not self._decoded:
+            self._decoded = True
+            speech = self.utterance()
+            if len(speech) >= FRAME * 5:  # under 100 ms is a click, not a word
+                self._result = decode(self._decoder, self.words, upsample(speech))
+        return self._result
+
+
+def _checked(words: Sequence[str]) -> list[str]:
+    if not words:
+        raise InvalidInput("a speech grammar needs at least one word")
+    unknown = [w for w in words if not known_word(w)]
+    if unknown:
+        raise UnknownWords(f"not in the pronunciation dictionary: {', '.join(unknown)}", details={"words": unknown})
+    return [" ".join(tokens(w)) for w in words]
+
+
+def _decoder(words: Sequence[str]):  # type: ignore[no-untyped-def]
+    """A pocketsphinx decoder with the bundled en-us model and the closed grammar of `words`."""
+    from pocketsphinx import Decoder
+
+    # FATAL only: "final result does not match the grammar" is an ordinary no-match, not an error
+    decoder = Decoder(lm=None, loglevel="FATAL", samprate=16000)
+    decoder.add_jsgf_string("menu", grammar(words))
+    decoder.activate_search("menu")
+    return decoder
+
+
+def decode(decoder, words: Sequence[str], pcm16k: bytes) -> tuple[str, float] | None:  # type: ignore[no-untyped-def]
+    """The word heard in the utterance and its confidence, or None (see the module's text).
+
+    The closed grammar's decode says whether any word of the grammar fits at all; the alignment
+    scores say which one fits best and how clearly. When the two disagree the answer is halved in
+    confidence: the caller is asked again rather than sent down the wrong branch.
+    """
+    decoder.activate_search("menu")
+    decoder.start_utt()
+    decoder.process_raw(pcm16k, full_utt=True)
+    decoder.end_utt()
+    hyp = decoder.hyp()
+    heard = hyp.hypstr.strip() if hyp is not None else ""
+    if heard not in words:
+        return None
+    scores = {w: alignment_score(decoder, w, pcm16k) for w in words}
+    decoder.activate_search("menu")
+    best = max(words, key=lambda w: _or_worst(scores[w]))
+    sure = confidence(scores, best)
+    return best, sure if best == heard else round(sure / 2, 3)
+
+
+def _or_worst(score: float | None) -> float:
+    return -math.inf if score is None else score
+
+
+def alignment_score(decoder, phrase: str, pcm16k: bytes) -> float | None:  # type: ignore[no-untyped-def]
+    """Per-frame acoustic score of `phrase` force-aligned to the audio (relative to the best senone
+    of each frame: 0 is a perfect fit), over the phrase's own frames; None when it cannot align."""
+    decoder.set_align_text(phrase)
+    if not _run(decoder, pcm16k) or decoder.hyp() is None:
+        return None
+    decoder.set_alignment()  # second pass: word, phone and state segmentation with scores
+    if not _run(decoder, pcm16k):
+        return None
+    alignment = decoder.get_alignment()
+    names = set(tokens(phrase))
+    spans = [w for w in alignment if w.name in names] if alignment is not None else []
+    frames = sum(w.duration for w in spans)
+    return sum(w.score for w in spans) / frames if frames else None
+
+
+def _run(decoder, pcm16k: bytes) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        decoder.start_utt()
+        decoder.process_raw(pcm16k, full_utt=True)
+        decoder.end_utt()
+    except RuntimeError:  # pocketsphinx raises when an alignment search finds no path
+        return False
+    return True

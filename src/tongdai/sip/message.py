@@ -50,6 +50,8 @@ QUOTABLE_RE = re.compile(r"^[\[\]:A-Za-z0-9.!%*_+`'~-]+$")
 HOST_RE = re.compile(r"^[A-Za-z0-9.-]+$")
 URI_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 STATUS_RE = re.compile(r"[1-6][0-9][0-9]")
+BAD_PARAM_VALUE_RE = re.compile(r'[ \t"<>]')
+BAD_REQUEST_URI_RE = re.compile(r'[<>"]')
 
 
 _CANONICAL: dict[str, str] = {}
@@ -131,7 +133,7 @@ def parse_params(text: str) -> dict[str, str | None]:
                 if len(value) < 2 or not value.endswith('"'):
                     raise SipParseError("unbalanced quotes in parameter")
                 value = value[1:-1]
-            elif not value or any(c in value for c in ' \t"<>'):
+            elif not value or BAD_PARAM_VALUE_RE.search(value):
                 raise SipParseError(f"bad parameter value {value!r}")
             params[name.lower()] = value
         else:
@@ -605,7 +607,7 @@ def parse(data: bytes, *, stream: bool = False) -> Request | Response:
     req = Request(method, uri, headers, body, version)
     if version != "SIP/2.0":
         raise SipParseError(f"version {version} not supported", status=505, partial=req)
-    if any(c in uri for c in "<>\"") or not URI_SCHEME_RE.match(uri):
+    if BAD_REQUEST_URI_RE.search(uri) or not URI_SCHEME_RE.match(uri):
         raise SipParseError(f"bad Request-URI {uri[:80]!r}", partial=req)
     return req
 

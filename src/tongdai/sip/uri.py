@@ -18,9 +18,11 @@ SPACE_RE = re.compile(r"\s")
 TEL_RE = re.compile(r"^\+?[0-9A-Fa-f*#().\-]+$")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Uri:
-    """A parsed URI; `user` and params keep their escapes as received (compare with `same_as`)."""
+    """A parsed URI; `user` and params keep their escapes as received (compare with `same_as`).
+    Frozen, and its dicts are never changed after parsing: `parse_uri` hands the same object to every
+    message that carries the same URI text."""
 
     scheme: str
     user: str | None = None
@@ -59,8 +61,28 @@ class Uri:
         )
 
 
+#: URIs already parsed, by text (with and without headers allowed); bounded, since texts come from the
+#: network. The same few URIs come back all the time (a trunk's Contact, the numbers it calls, the
+#: From and To URIs of every request in a dialog), and a parse is most of the checks' cost.
+_PARSED: dict[str, Uri] = {}
+_PARSED_NO_HEADERS: dict[str, Uri] = {}
+_PARSED_MAX = 4096
+
+
 def parse_uri(text: str, *, allow_headers: bool = True) -> Uri:
-    """Parse a URI. Unknown schemes give an opaque Uri (the caller decides: 416 for a Request-URI)."""
+    """Parse a URI. Unknown schemes give an opaque Uri (the caller decides: 416 for a Request-URI).
+    The result is shared between equal texts: never change it."""
+    cache = _PARSED if allow_headers else _PARSED_NO_HEADERS
+    found = cache.get(text)
+    if found is None:
+        found = _parse_uri(text, allow_headers)  # errors are not cached: they raise every time
+        if len(cache) >= _PARSED_MAX:
+            cache.clear()
+        cache[text] = found
+    return found
+
+
+def _parse_uri(text: str, allow_headers: bool) -> Uri:
     m = SCHEME_RE.match(text)
     if not m or SPACE_RE.search(text):
         raise SipParseError(f"bad URI {text[:80]!r}")

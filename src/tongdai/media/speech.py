@@ -131,7 +131,8 @@ class EnergyEndpointer:
     rise_db: float = 12.0  # above the noise floor
     min_db: float = -48.0  # dBFS: never call quieter frames speech
     max_frames: int = 250  # 5 s of speech at most
-    floor_db: float = -70.0
+    learn_frames: int = 5  # the first 100 ms only measure the line's noise floor
+    floor_db: float = 0.0
     frames: int = 0
     loud_run: int = 0
     quiet_run: int = 0
@@ -153,6 +154,9 @@ class EnergyEndpointer:
         level = _dbfs(samples)
         loud = level > max(self.min_db, self.floor_db + self.rise_db)
         self.frames += 1
+        if self.frames <= self.learn_frames:
+            self.floor_db = min(self.floor_db, level)
+            return
         if self.ended:
             return
         if self.start is None:
@@ -276,8 +280,8 @@ def decode(decoder, words: Sequence[str], pcm16k: bytes) -> tuple[str, float] | 
     """The word heard in the utterance and its confidence, or None (see the module's text).
 
     The closed grammar's decode says whether any word of the grammar fits at all; the alignment
-    scores say which one fits best and how clearly. When the two disagree the answer is halved in
-    confidence: the caller is asked again rather than sent down the wrong branch.
+    scores say which one fits best and how clearly (they are steadier than the grammar's own pick,
+    which flips between similar words on a few LSB of noise).
     """
     decoder.activate_search("menu")
     decoder.start_utt()
@@ -290,8 +294,7 @@ def decode(decoder, words: Sequence[str], pcm16k: bytes) -> tuple[str, float] | 
     scores = {w: alignment_score(decoder, w, pcm16k) for w in words}
     decoder.activate_search("menu")
     best = max(words, key=lambda w: _or_worst(scores[w]))
-    sure = confidence(scores, best)
-    return best, sure if best == heard else round(sure / 2, 3)
+    return best, confidence(scores, best)
 
 
 def _or_worst(score: float | None) -> float:

@@ -165,6 +165,17 @@ def _recordings(app: App) -> Any:
     return CallRecordings(dsp, LocalRecordingStorage(root), app.db)
 
 
+def _crm(app: App) -> Any:
+    """The CRM: an interaction per call in the timeline, and the outside CRM the screen pop asks."""
+    from tongdai.crm.interactions import InteractionRecorder
+    from tongdai.crm.lookup import outside_crm
+
+    app.http.state.outside_crm = outside_crm(app.settings.crm)
+    recorder = InteractionRecorder(app.db, app.bus)
+    app.http.state.interactions = recorder  # the call flow hands it a call's IVR path: recorder.remember(...)
+    return recorder
+
+
 def build_app(settings: Settings) -> App:
     """Build the App and every service from the settings."""
     app = App(settings)
@@ -188,4 +199,5 @@ def build_app(settings: Settings) -> App:
     from tongdai.calls.records import CallRecords
 
     app.services.append(CallRecords(app.db, app.bus))
+    app.services.append(_crm(app))  # after the call records: a call's interaction links to its CDR
     return app

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongdai.core.db import utcnow
+from tongdai.crm.models import Case, CaseComment, ContactPoint, Customer
 from tongdai.directory.models import Agent, Calendar, Number, Queue, ReasonCode, Site, Skill, Team
 from tongdai.iam import service as iam
 from tongdai.iam.models import Tenant
@@ -115,4 +117,37 @@ async def load(db: AsyncSession) -> Tenant:
     ]:
         db.add(ReasonCode(tenant_id=t, kind=kind, code=code, label=label, productive=productive))
     await db.flush()
+    await _customers(db, t)
     return tenant
+
+
+# Demo customers for the screen pop. The first one's number is the caller SIPp uses in tests (0918000888).
+CUSTOMERS = [
+    # external id, kind, name, VIP tier, language, address, phones (E.164), e-mails
+    ("DEMO-001", "person", "Phạm Minh Tuấn", "gold", "vi", "12 Lý Thường Kiệt, Hà Nội", ["+84918000888"],
+     ["tuan.pham@example.vn"]),
+    ("DEMO-002", "company", "Công ty TNHH Sao Việt", "silver", "vi", "45 Nguyễn Huệ, TP. Hồ Chí Minh",
+     ["+842838221234"], ["contact@saoviet.example.vn"]),
+    ("DEMO-003", "person", "John Carter", "", "en", "San Francisco, CA", ["+14155550100"], ["john.carter@example.com"]),
+    ("DEMO-004", "person", "Li Wei", "platinum", "zh", "Shanghai", ["+8613800138000"], []),
+]
+
+
+async def _customers(db: AsyncSession, t: str) -> None:
+    rows = {}
+    for ext, kind, name, tier, lang, address, phones, emails in CUSTOMERS:
+        c = Customer(tenant_id=t, external_id=ext, kind=kind, name=name, vip_tier=tier, language=lang, address=address)
+        db.add(c)
+        await db.flush()
+        db.add_all([ContactPoint(tenant_id=t, customer_id=c.id, kind="phone", value=v, label="mobile") for v in phones]
+                   + [ContactPoint(tenant_id=t, customer_id=c.id, kind="email", value=v) for v in emails])
+        rows[ext] = c
+    tuan = rows["DEMO-001"].id
+    db.add(Case(tenant_id=t, customer_id=tuan, subject="Internet drops every evening", priority="high",
+                description="The fibre line loses its connection around 20:00 most days."))
+    solved = Case(tenant_id=t, customer_id=tuan, subject="Change of billing address", status="solved",
+                  solved_at=utcnow())
+    db.add(solved)
+    await db.flush()
+    db.add(CaseComment(tenant_id=t, case_id=solved.id, body="Address updated.", status_change="open -> solved"))
+    await db.flush()

@@ -87,6 +87,7 @@ async def _ids_of_other_tenant(api) -> dict[str, str]:
     from datetime import datetime
 
     from tongdai.calls.models import CallRecord
+    from tongdai.crm.models import Case, Customer, Interaction
     from tongdai.directory import models as m
     from tongdai.iam import service
     from tongdai.iam.models import ApiKey
@@ -113,6 +114,14 @@ async def _ids_of_other_tenant(api) -> dict[str, str]:
         }
         s.add_all(rows.values())
         await s.flush()
+        customer = Customer(tenant_id=t.id, name="C")
+        s.add(customer)
+        await s.flush()
+        crm_rows = {"/api/v1/customers": customer, "/api/v1/cases": Case(tenant_id=t.id, subject="c", customer_id=customer.id),
+                    "/api/v1/interactions": Interaction(tenant_id=t.id, customer_id=customer.id, notes="n")}
+        s.add_all(crm_rows.values())
+        await s.flush()
+        rows |= crm_rows
         ids = {k: v.id for k, v in rows.items()}
         ids["/api/v1/users"] = user.id
         ids["/api/v1/tenants"] = t.id

@@ -18,6 +18,7 @@ from tongdai.api.state import ApiContext
 from tongdai.calls import api as calls_api
 from tongdai.calls import recording as calls_recording
 from tongdai.core.metrics import Metrics
+from tongdai.crm import api as crm_api
 from tongdai.directory import api as directory_api
 from tongdai.iam import api as iam_api
 from tongdai.ivr import api as ivr_api
@@ -50,6 +51,7 @@ def create_app(ctx: ApiContext, metrics: Metrics, extra_routers: list[APIRouter]
     api.include_router(calls_api.router)
     api.include_router(calls_recording.router)
     api.include_router(ivr_api.router)
+    api.include_router(crm_api.router)
     api.include_router(softphone_api.router)
     for r in extra_routers or []:
         api.include_router(r)

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from tongdai.crm.settings import CrmSettings
 from tongdai.media.settings import MediaSettings
 from tongdai.routing.settings import RoutingSettings
 from tongdai.sip.settings import SipSettings
@@ -76,6 +77,7 @@ class Settings(BaseSettings):
     sip: SipSettings = Field(default_factory=SipSettings)  # type: ignore[arg-type]
     media: MediaSettings = Field(default_factory=MediaSettings)  # type: ignore[arg-type]
     routing: RoutingSettings = Field(default_factory=RoutingSettings)  # type: ignore[arg-type]
+    crm: CrmSettings = Field(default_factory=CrmSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(

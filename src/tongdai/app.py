@@ -140,6 +140,7 @@ def _inbound_calls(app: App, media: Any) -> Any:
 
     prompts = PromptLibrary.from_settings(app.settings.media, app.settings.data_dir)
     recordings = _recordings(app)
+    app.voicemails = _voicemails(app, recordings.dsp)  # type: ignore[attr-defined]
 
     def build(b2bua: Any) -> Any:
         inbound = InboundCalls(b2bua, _routing(app), app.db, app.bus, music=music,
@@ -176,6 +177,29 @@ def _crm(app: App) -> Any:
     return recorder
 
 
+def _mail(app: App) -> Any:
+    """The durable outbox (`app.outbox`) and the service that sends it over SMTP."""
+    from tongdai.notify.mail import MailService, Outbox
+    from tongdai.notify.settings import spool_root
+
+    mail = app.settings.mail
+    outbox = Outbox(spool_root(app.settings.data_dir, mail.spool_dir), sender=mail.sender)
+    app.services.append(MailService.from_settings(mail, outbox, registry=app.metrics.registry))
+    app.outbox = outbox  # type: ignore[attr-defined]
+    return outbox
+
+
+def _voicemails(app: App, dsp: Any) -> Any:
+    """Voicemail (`app.voicemails`): recorded by the DSP worker under <recordings>/voicemail, e-mailed
+    through the outbox."""
+    from tongdai.calls.voicemail import Voicemails
+    from tongdai.media.recording import recordings_root
+
+    root = recordings_root(app.settings.data_dir, app.settings.media.recordings_dir) / "voicemail"
+    return Voicemails(dsp, root, app.outbox, db=app.db, bus=app.bus,  # type: ignore[attr-defined]
+                      sender=app.settings.mail.sender)
+
+
 def build_app(settings: Settings) -> App:
     """Build the App and every service from the settings."""
     app = App(settings)
@@ -184,6 +208,7 @@ def build_app(settings: Settings) -> App:
 
     # recordings a crash left unfinished are made valid files before anything else starts
     app.services.append(RecordingRecoveryService(recordings_root(settings.data_dir, settings.media.recordings_dir)))
+    _mail(app)  # mail spooled before a restart goes out as soon as tongdai is back
 
     media = RtpengineService(settings.media, data_dir=settings.data_dir, bus=app.bus)
     app.services.append(media)

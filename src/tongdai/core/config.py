@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from tongdai.crm.settings import CrmSettings
 from tongdai.media.settings import MediaSettings
+from tongdai.notify.settings import MailSettings
 from tongdai.routing.settings import RoutingSettings
 from tongdai.sip.settings import SipSettings
 
@@ -77,6 +78,7 @@ class Settings(BaseSettings):
     sip: SipSettings = Field(default_factory=SipSettings)  # type: ignore[arg-type]
     media: MediaSettings = Field(default_factory=MediaSettings)  # type: ignore[arg-type]
     routing: RoutingSettings = Field(default_factory=RoutingSettings)  # type: ignore[arg-type]
+    mail: MailSettings = Field(default_factory=MailSettings)  # type: ignore[arg-type]
     crm: CrmSettings = Field(default_factory=CrmSettings)  # type: ignore[arg-type]
 
     @classmethod

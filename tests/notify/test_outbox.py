@@ -190,3 +190,23 @@ def test_unreadable_state_starts_afresh(tmp_path):
 def test_spool_survives_a_new_outbox_object(tmp_path: Path):
     mid = Outbox(tmp_path).put(message(subject="kept"))
     assert Outbox(tmp_path).load(mid)["Subject"] == "kept"
+
+
+async def test_metrics_count_failed_attempts_sent_and_given_up_mail(tmp_path):
+    from prometheus_client import CollectorRegistry
+
+    registry, clock, outbox = CollectorRegistry(), Clock(), Outbox(tmp_path)
+    transport = FakeTransport(DeliveryError("connection refused"), DeliveryError("550 no", permanent=True))
+    svc = service(outbox, transport, clock, registry=registry)
+    outbox.put(message())
+    outbox.put(message(to="other@example.test"))
+    await svc.send_due()  # first: fails (retry later); second: refused for good
+    assert registry.get_sample_value("tongdai_mail_queued") == 1
+    clock.now += 30
+    await svc.send_due()
+
+    def value(name: str) -> float | None:
+        return registry.get_sample_value(name)
+
+    assert (value("tongdai_mail_attempts_failed_total"), value("tongdai_mail_failed_total"),
+            value("tongdai_mail_sent_total"), value("tongdai_mail_queued")) == (2, 1, 1, 0)

@@ -205,3 +205,78 @@ async def test_given_smtp_login_then_the_configured_user_sends(tmp_path):
         await svc.stop()
         controller.stop()
     assert logins == [(b"voicemail", b"s3cret")] and len(box.received) == 1
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("smtp-tls")
+    cert, key = d / "smtp.pem", d / "smtp.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def tls_server(box: Inbox, port: int, cert: Path, key: Path) -> Controller:
+    """A server that takes mail only after STARTTLS and a login."""
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+
+    def authenticator(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        return AuthResult(success=(auth_data.login, auth_data.password) == (b"voicemail", b"s3cret"))
+
+    return smtp_server(box, port, tls_context=context, require_starttls=True, authenticator=authenticator,
+                       auth_required=True)
+
+
+async def test_given_starttls_with_the_servers_ca_then_mail_is_sent_encrypted_after_login(tmp_path, certificate):
+    cert, key = certificate
+    box, port = Inbox(), free_port()
+    controller = tls_server(box, port, cert, key)
+    outbox = Outbox(tmp_path)
+    conf = settings(port, tmp_path, starttls=True, tls_ca_file=str(cert), username="voicemail", password="s3cret")
+    svc = MailService.from_settings(conf, outbox)
+    await svc.start()
+    try:
+        mid = outbox.put(voicemail())
+        assert await until(lambda: outbox.ids("sent") == [mid]), outbox.state(mid)
+    finally:
+        await svc.stop()
+        controller.stop()
+    assert len(box.received) == 1 and next(parsed(box.received[0]).iter_attachments()).get_content() == WAV
+
+
+async def test_given_server_requires_starttls_but_it_is_off_then_refused_for_good_with_the_reply(
+        tmp_path, certificate):
+    cert, key = certificate
+    box, port = Inbox(), free_port()
+    controller = tls_server(box, port, cert, key)
+    outbox = Outbox(tmp_path)
+    svc = MailService.from_settings(settings(port, tmp_path), outbox)
+    await svc.start()
+    try:
+        mid = outbox.put(voicemail())
+        assert await until(lambda: outbox.ids("failed") == [mid]), outbox.state(mid)
+    finally:
+        await svc.stop()
+        controller.stop()
+    note = json.loads((outbox.folder("failed") / f"{mid}.json").read_text())
+    assert "530" in note["reason"] and "STARTTLS" in note["reason"] and box.received == []
+
+
+async def test_given_a_certificate_nobody_vouches_for_then_attempts_fail_and_are_retried(tmp_path, certificate):
+    cert, key = certificate
+    box, port = Inbox(), free_port()
+    controller = tls_server(box, port, cert, key)
+    outbox = Outbox(tmp_path)
+    svc = MailService.from_settings(settings(port, tmp_path, starttls=True, retry_first_s=60), outbox)
+    await svc.start()
+    try:
+        mid = outbox.put(voicemail())
+        assert await until(lambda: outbox.state(mid).attempts == 1)
+    finally:
+        await svc.stop()
+        controller.stop()
+    assert "certificate" in outbox.state(mid).last_error.lower() and outbox.queued() == [mid]

@@ -236,7 +236,7 @@ class SmtpTransport:
             refused, _ = await aiosmtplib.send(
                 message, sender=sender, recipients=recipients, hostname=s.smtp_host, port=s.smtp_port,
                 start_tls=s.starttls, username=s.username or None, password=password if s.username else None,
-                timeout=s.timeout_s)
+                timeout=s.timeout_s, cert_bundle=s.tls_ca_file or None)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             raise DeliveryError(f"every recipient refused: {exc.recipients}",

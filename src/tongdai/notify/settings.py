@@ -17,6 +17,8 @@ class MailSettings(BaseModel):
     smtp_host: str = Field("", description="SMTP server (relay) mail is sent through. Empty: mail is spooled, not sent.")
     smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port (25, or 587 for submission with STARTTLS).")
     starttls: bool = Field(False, description="Upgrade the connection with STARTTLS before logging in and sending.")
+    tls_ca_file: str = Field("", description="CA certificates (PEM) the SMTP server's certificate is checked "
+                             "against with STARTTLS. Empty: the system's.")
     username: str = Field("", description="SMTP login (empty: no authentication).")
     password: SecretStr = Field(SecretStr(""), description="SMTP password.")
     sender: str = Field("tongdai@localhost", description="Envelope sender and From address of tongdai's mail.")

@@ -200,6 +200,15 @@ def _voicemails(app: App, dsp: Any) -> Any:
                       sender=app.settings.mail.sender)
 
 
+def _speech(app: App) -> Any:
+    """Speech recognition of callers' answers (`app.speech.listen`), a service owning its decoding threads."""
+    from tongdai.calls.speech import SpeechRecognition
+
+    speech = SpeechRecognition()
+    app.services.append(speech)
+    return speech
+
+
 def build_app(settings: Settings) -> App:
     """Build the App and every service from the settings."""
     app = App(settings)
@@ -219,6 +228,7 @@ def build_app(settings: Settings) -> App:
         sip = SipService(settings.sip, data_dir=settings.data_dir, db=app.db, bus=app.bus)
         sip.anchor, sip.media_ready = media.anchor, media.ready  # calls' media goes through rtpengine
         sip.inbound_factory = _inbound_calls(app, media)
+        app.speech = _speech(app)  # type: ignore[attr-defined]
         app.http.router.add_websocket_route("/sip", sip.websocket.serve)  # browsers' SIP over WebSocket (RFC 7118)
         app.services.append(sip)
     from tongdai.calls.records import CallRecords

@@ -24,6 +24,7 @@ from tongdai.iam import api as iam_api
 from tongdai.ivr import api as ivr_api
 from tongdai.routing import api as routing_api
 from tongdai.sip import softphone as softphone_api
+from tongdai.wallboard import api as wallboard_api
 
 API_PREFIX = "/api/v1"
 
@@ -48,6 +49,7 @@ def create_app(ctx: ApiContext, metrics: Metrics, extra_routers: list[APIRouter]
     api.include_router(directory_api.router())
     api.include_router(event_stream.router(hub, ctx.tokens))
     api.include_router(routing_api.router())
+    api.include_router(wallboard_api.router())
     api.include_router(calls_api.router)
     api.include_router(calls_recording.router)
     api.include_router(ivr_api.router)

@@ -26,6 +26,9 @@ from tongdai.routing.workflow import load_workflow
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
+#: Queue settings a directory change updates on the live queue (the rest rebuild its membership).
+_LIVE_QUEUE_SETTINGS = ("service_level_s", "service_level_target", "max_size", "max_wait_s", "wrap_up_s",
+                        "offer_timeout_s")
 
 
 def worker_of(agent: dm.Agent) -> Worker:
@@ -214,6 +217,9 @@ class RoutingService:
             old = e.queues.get(q.id)
             if old is None or (old.target, old.strategy, old.channels) != (q.target, q.strategy, q.channels):
                 events += e.add_queue(q, now)
+            else:  # settings read when used (service level, wrap-up, limits) follow in place
+                for name in _LIVE_QUEUE_SETTINGS:
+                    setattr(old, name, getattr(q, name))
         seen = set()
         for agent in (await session.execute(select(dm.Agent).where(dm.Agent.tenant_id == tenant_id))).scalars():
             seen.add(agent.id)

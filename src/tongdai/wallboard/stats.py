@@ -121,6 +121,8 @@ class Wallboard:
         self._alerts_dirty = False
         self.first_change_at: float | None = None
         """Time of the oldest event not yet in a delta (to measure the delay to the screens)."""
+        self.created_at = 0.0
+        """When the board started following events (outcomes before it come from `add_history`)."""
 
     # -- configuration
 
@@ -202,6 +204,22 @@ class Wallboard:
         self._move(t, queue, now)
         if not waiting:
             self._unwait(t, now)
+
+    def add_history(self, queue_id: str, outcome: str, wait_s: float, now: float) -> None:
+        """An outcome of today from before the board existed: answered (with its wait), abandoned or left."""
+        q = self.queues.get(queue_id)
+        if q is None:
+            return
+        q.offered += 1
+        if outcome == "answered":
+            q.answered += 1
+            q.answered_within += wait_s <= q.threshold_s
+            q.wait_answered_s += wait_s
+        elif outcome == "abandoned":
+            q.abandoned += 1
+        else:
+            q.left += 1
+        self._touch_queue(queue_id, now)
 
     # -- events
 

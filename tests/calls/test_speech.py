@@ -29,6 +29,7 @@ from tongdai.calls.speech import SpeechRecognition
 from tongdai.core.config import load_settings
 from tongdai.directory.models import Number, Queue
 from tongdai.media import g711
+from tongdai.media.speech import UnknownWords
 from tongdai.sip.dialog import Dialog, new_dialog_ids
 from tongdai.sip.message import Request, Response
 from tongdai.sip.stack import SipStack
@@ -206,6 +207,21 @@ async def test_given_a_language_without_a_model_then_listen_gives_none_at_once_w
         started = time.monotonic()
         assert await tongdai.speech.listen(c, leg, words=MENU, language="vi", timeout_s=5.0) is None
         assert time.monotonic() - started < 0.1 and tongdai.speech.decoded == 0
+    finally:
+        await caller.hang_up(server)
+        await caller.stack.stop()
+        caller.rtp.close()
+
+
+async def test_given_a_word_the_dictionary_lacks_then_listen_raises_and_removes_the_fork(tongdai):
+    server = ("127.0.0.1", tongdai.sip_port)
+    caller = await call(server)
+    try:
+        c, leg = await answered(tongdai)
+        with pytest.raises(UnknownWords) as err:
+            await tongdai.speech.listen(c, leg, words=["sales", "zzqxv"], language="en", timeout_s=5.0)
+        assert err.value.details == {"words": ["zzqxv"]}
+        assert c.id not in tongdai.speech.listening and tongdai.speech.decoded == 0
     finally:
         await caller.hang_up(server)
         await caller.stack.stop()

@@ -2,27 +2,32 @@
 
 The caller's media is forked in rtpengine (as recording and voicemail do) to a receive-only RTP leg of
 the DSP worker's kind (`media.dsp_worker.Leg`: either G.711 law, a jitter buffer). A 20 ms media clock
-drains that buffer into a `media.speech.Recogniser`; once the caller has spoken and stopped (or the
-time is up) the utterance is decoded in a worker thread, never on the event loop, and the fork is
-removed. Languages without a model (all but English) answer None at once.
+drains that buffer into a `media.speech.Recogniser`, which endpoints on the event loop (cheap); once
+the caller has spoken and stopped (or the time is up) the fork is removed and the utterance is
+decoded in a worker process. A process, not a thread: pocketsphinx holds the GIL while it decodes
+(a thread stalled the event loop for up to 0.9 s, bench/speech_bench.py). Each worker keeps a decoder
+per grammar, loaded while the caller is still speaking. Languages without a model (all but English)
+answer None at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import time
+import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import ParamSpec, TypeVar
 
 import numpy as np
 
 from tongdai.calls.b2bua import PASSTHROUGH, Call, Leg
 from tongdai.calls.recording import codec_of, listener_answer
+from tongdai.media import speech
 from tongdai.media.dsp_worker import Leg as RtpLeg
 from tongdai.media.g711 import FRAME_SAMPLES, Codec
-from tongdai.media.speech import Recogniser, supports_language
+from tongdai.media.speech import Recogniser, UnknownWords, normalised, supports_language
 
 log = logging.getLogger(__name__)
 
@@ -33,33 +38,34 @@ _SILENCE = np.zeros(FRAME_SAMPLES, np.int16)
 
 
 class SpeechRecognition:
-    """Closed-grammar speech recognition of callers' answers; a service (it owns the decoding threads)."""
+    """Closed-grammar speech recognition of callers' answers; a service (it owns the decoding processes)."""
 
     name = "speech"
 
-    def __init__(self, host: str = "127.0.0.1", *, threads: int = 2, end_silence_s: float = 0.6,
+    def __init__(self, host: str = "127.0.0.1", *, workers: int = 2, end_silence_s: float = 0.6,
                  max_speech_s: float = 5.0) -> None:
-        self.host, self.threads = host, threads
+        self.host, self.workers = host, workers
         self.end_silence_s, self.max_speech_s = end_silence_s, max_speech_s
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: Executor | None = None
         #: call id -> the RTP leg its caller's media is forked to (while listening)
         self.listening: dict[str, RtpLeg] = {}
-        #: CPU seconds spent decoding, and utterances decoded: the cost, for metrics and benchmarks
+        #: CPU seconds the workers spent decoding, and utterances decoded: the cost
         self.decode_cpu_s = 0.0
         self.decoded = 0
 
     async def start(self) -> None:
-        """Open the decoding threads."""
-        self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="speech")
+        """Make the pool; its processes start (spawned, not forked from a running event loop) when
+        the first caller is listened to."""
+        self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     async def stop(self) -> None:
-        """Close the decoding threads (a decode in progress finishes first)."""
+        """Stop the decoding processes (a decode in progress finishes first)."""
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+            executor, self._executor = self._executor, None
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
 
     def ready(self) -> bool:
-        """Whether decoding threads are open."""
+        """Whether the pool is open."""
         return self._executor is not None
 
     async def listen(self, call: Call, leg: Leg, *, words: Sequence[str], language: str,
@@ -74,33 +80,35 @@ class SpeechRecognition:
             return None
         if call.anchor is PASSTHROUGH or leg.dialog is None or leg.ended or call.ended is not None:
             return None
-        recogniser = await self._run(Recogniser, list(words), language, end_silence_s=self.end_silence_s,
-                                     max_speech_s=self.max_speech_s)
+        grammar = tuple(normalised(words))
+        prepared = asyncio.ensure_future(self._run(speech.prepare, grammar))  # loads while the caller speaks
+        recogniser = Recogniser(grammar, language, end_silence_s=self.end_silence_s,
+                                max_speech_s=self.max_speech_s, check_words=False)
         rtp = await self._fork(call, leg)
-        if rtp is None:
-            return None
         try:
-            await self._hear(recogniser, rtp, leg, timeout_s)
+            if rtp is not None:
+                await self._hear(recogniser, rtp, leg, timeout_s, prepared)
         finally:
-            await self._unfork(call, rtp)
-        result = await self._run(self._timed_result, recogniser)
+            if rtp is not None:
+                await self._unfork(call, rtp)
+        unknown = await prepared
+        if unknown:
+            raise UnknownWords(f"not in the pronunciation dictionary: {', '.join(unknown)}", details={"words": unknown})
+        utterance = recogniser.utterance()
+        if rtp is None or not len(utterance):
+            return None
+        result, cpu_s = await self._run(speech.recognise_timed, grammar, utterance.tobytes())
+        self.decode_cpu_s += cpu_s
+        self.decoded += 1
         log.info("speech heard", extra={"call_id": call.id, "result": result})
         return result
 
-    def _timed_result(self, recogniser: Recogniser) -> tuple[str, float] | None:
-        started = time.thread_time()
-        try:
-            return recogniser.result()
-        finally:
-            self.decode_cpu_s += time.thread_time() - started
-            self.decoded += 1
-
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """`fn` on a decoding thread (pocketsphinx holds a core for tens of ms per utterance)."""
+        """`fn` in a decoding process."""
         if self._executor is None:
             raise RuntimeError("speech recognition is not started")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
     async def _fork(self, call: Call, leg: Leg) -> RtpLeg | None:
         """A receive-only RTP leg fed with the caller's media by an rtpengine fork; None (logged) when
@@ -122,9 +130,10 @@ class SpeechRecognition:
         self.listening[call.id] = rtp
         return rtp
 
-    async def _hear(self, recogniser: Recogniser, rtp: RtpLeg, leg: Leg, timeout_s: float) -> None:
-        """Feed the recogniser on a 20 ms media clock until the utterance ends, time runs out or the
-        caller hangs up."""
+    async def _hear(self, recogniser: Recogniser, rtp: RtpLeg, leg: Leg, timeout_s: float,
+                    prepared: asyncio.Future[list[str]]) -> None:
+        """Feed the recogniser on a 20 ms media clock until the utterance ends, time runs out, the
+        caller hangs up or the grammar turns out to have unknown words."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         hard_stop = started + timeout_s + self.max_speech_s
@@ -132,7 +141,8 @@ class SpeechRecognition:
         while not recogniser.ended:
             now = loop.time()
             if leg.ended or leg.call.ended is not None or now >= hard_stop or (
-                    now - started >= timeout_s and not recogniser.heard_speech):
+                    now - started >= timeout_s and not recogniser.heard_speech) or (
+                    prepared.done() and (prepared.exception() or prepared.result())):
                 break
             due = int((now - started) / PTIME) - fed  # more than one after the loop was held up
             for _ in range(due):

@@ -24,6 +24,8 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,19 +194,25 @@ def _dbfs(samples: npt.NDArray[np.int16]) -> float:
 
 
 class Recogniser:
-    """One caller's answer to one menu: feed 8 kHz audio, then `result()` decodes the utterance."""
+    """One caller's answer to one menu: feed 8 kHz audio, then `result()` decodes the utterance.
+
+    Feeding only endpoints and buffers (cheap, fine on the event loop). `result()` decodes in this
+    process; the asyncio shell instead sends `utterance()` to a worker process (`recognise`), since
+    pocketsphinx holds the GIL while it decodes.
+    """
 
     def __init__(self, words: Sequence[str], language: str = "en", *, end_silence_s: float = 0.6,
-                 margin_s: float = 0.2, max_speech_s: float = 5.0) -> None:
+                 margin_s: float = 0.2, max_speech_s: float = 5.0, check_words: bool = True) -> None:
         if not supports_language(language):
             raise UnsupportedLanguage(f"no speech model for language {language!r}", details={"language": language})
-        self.words = _checked(words)
+        self.words = normalised(words)
+        if check_words:
+            _refuse_unknown(self.words)
         self.endpointer = EnergyEndpointer(end_silence_frames=max(1, round(end_silence_s / 0.02)),
                                            max_frames=max(1, round(max_speech_s / 0.02)))
         self.margin = round(margin_s * RATE)
         self._audio: list[npt.NDArray[np.int16]] = []
         self._pending = np.zeros(0, np.int16)
-        self._decoder = _decoder(self.words)
         self._result: tuple[str, float] | None = None
         self._decoded = False
 
@@ -236,9 +244,10 @@ class Recogniser:
         self.endpointer.finish()
 
     def utterance(self) -> npt.NDArray[np.int16]:
-        """The endpointed speech at 8 kHz with `margin_s` either side (empty when nobody spoke)."""
+        """The endpointed speech at 8 kHz with `margin_s` either side (empty when nobody spoke, or
+        when it was under 100 ms: a click, not a word)."""
         ep = self.endpointer
-        if ep.start is None or ep.end is None:
+        if ep.start is None or ep.end is None or ep.end - ep.start < 5:
             return np.zeros(0, np.int16)
         audio = np.concatenate(self._audio) if self._audio else np.zeros(0, np.int16)
         return audio[max(0, ep.start * FRAME - self.margin):ep.end * FRAME + self.margin]
@@ -246,23 +255,76 @@ class Recogniser:
     def result(self) -> tuple[str, float] | None:
         """The word heard and its confidence, or None (nobody spoke, or nothing in the grammar fits).
 
-        Blocking CPU work: run it in a thread from asyncio code.
+        Blocking CPU work that holds the GIL: asyncio code sends `utterance()` to `recognise` in a
+        worker process instead.
         """
         if not self._decoded:
             self._decoded = True
             speech = self.utterance()
-            if len(speech) >= FRAME * 5:  # under 100 ms is a click, not a word
-                self._result = decode(self._decoder, self.words, upsample(speech))
+            if len(speech):
+                self._result = recognise(tuple(self.words), speech.tobytes())
         return self._result
 
 
-def _checked(words: Sequence[str]) -> list[str]:
+def normalised(words: Sequence[str]) -> list[str]:
+    """Grammar entries as the decoder spells them (lower case, single spaces); at least one."""
     if not words:
         raise InvalidInput("a speech grammar needs at least one word")
-    unknown = [w for w in words if not known_word(w)]
+    return [" ".join(tokens(w)) for w in words]
+
+
+def unknown_words(words: Sequence[str]) -> list[str]:
+    """The entries of `words` the pronunciation dictionary lacks."""
+    return [w for w in words if not known_word(w)]
+
+
+def _refuse_unknown(words: Sequence[str]) -> None:
+    unknown = unknown_words(words)
     if unknown:
         raise UnknownWords(f"not in the pronunciation dictionary: {', '.join(unknown)}", details={"words": unknown})
-    return [" ".join(tokens(w)) for w in words]
+
+
+_lock = threading.Lock()  # a decoder is not thread-safe: one decode at a time per process
+
+
+def prepare(words: tuple[str, ...]) -> list[str]:
+    """Load the decoder of a grammar ahead of its first utterance; the words it cannot have (then
+    nothing is loaded). Runs in a worker process."""
+    unknown = unknown_words(words)
+    if not unknown:
+        with _lock:
+            _cached_decoder(words)
+    return unknown
+
+
+def recognise(words: tuple[str, ...], pcm8k: bytes) -> tuple[str, float] | None:
+    """Decode one endpointed utterance (16-bit, 8 kHz) against the closed grammar `words` (normalised,
+    known), with this process's cached decoder of that grammar."""
+    with _lock:
+        return decode(_cached_decoder(words), words, upsample(np.frombuffer(pcm8k, np.int16)))
+
+
+def recognise_timed(words: tuple[str, ...], pcm8k: bytes) -> tuple[tuple[str, float] | None, float]:
+    """`recognise` and the CPU seconds it took (for a worker process to report its cost)."""
+    started = time.process_time()
+    result = recognise(words, pcm8k)
+    return result, time.process_time() - started
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_decoder(words: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    _refuse_unknown(words)
+    return _decoder(words)
+
+
+class _Decoder:
+    """A pocketsphinx decoder and the model's initial cepstral mean (the extension type takes no attributes)."""
+
+    def __init__(self, decoder) -> None:  # type: ignore[no-untyped-def]
+        self.decoder, self.initial_cmn = decoder, str(decoder.get_cmn())
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.decoder, name)
 
 
 def _decoder(words: Sequence[str]):  # type: ignore[no-untyped-def]
@@ -273,7 +335,7 @@ def _decoder(words: Sequence[str]):  # type: ignore[no-untyped-def]
     decoder = Decoder(lm=None, loglevel="FATAL", samprate=16000)
     decoder.add_jsgf_string("menu", grammar(words))
     decoder.activate_search("menu")
-    return decoder
+    return _Decoder(decoder)
 
 
 def decode(decoder, words: Sequence[str], pcm16k: bytes) -> tuple[str, float] | None:  # type: ignore[no-untyped-def]
@@ -283,15 +345,14 @@ def decode(decoder, words: Sequence[str], pcm16k: bytes) -> tuple[str, float] | 
     scores say which one fits best and how clearly (they are steadier than the grammar's own pick,
     which flips between similar words on a few LSB of noise).
     """
+    mean = cepstral_mean(decoder, pcm16k)
     decoder.activate_search("menu")
-    decoder.start_utt()
-    decoder.process_raw(pcm16k, full_utt=True)
-    decoder.end_utt()
+    _run(decoder, pcm16k, mean)
     hyp = decoder.hyp()
     heard = hyp.hypstr.strip() if hyp is not None else ""
     if heard not in words:
         return None
-    scores = {w: alignment_score(decoder, w, pcm16k) for w in words}
+    scores = {w: alignment_score(decoder, w, pcm16k, mean) for w in words}
     decoder.activate_search("menu")
     best = max(words, key=lambda w: _or_worst(scores[w]))
     return best, confidence(scores, best)
@@ -301,14 +362,14 @@ def _or_worst(score: float | None) -> float:
     return -math.inf if score is None else score
 
 
-def alignment_score(decoder, phrase: str, pcm16k: bytes) -> float | None:  # type: ignore[no-untyped-def]
+def alignment_score(decoder, phrase: str, pcm16k: bytes, mean: str) -> float | None:  # type: ignore[no-untyped-def]
     """Per-frame acoustic score of `phrase` force-aligned to the audio (relative to the best senone
     of each frame: 0 is a perfect fit), over the phrase's own frames; None when it cannot align."""
     decoder.set_align_text(phrase)
-    if not _run(decoder, pcm16k) or decoder.hyp() is None:
+    if not _run(decoder, pcm16k, mean) or decoder.hyp() is None:
         return None
     decoder.set_alignment()  # second pass: word, phone and state segmentation with scores
-    if not _run(decoder, pcm16k):
+    if not _run(decoder, pcm16k, mean):
         return None
     alignment = decoder.get_alignment()
     names = set(tokens(phrase))
@@ -317,7 +378,19 @@ def alignment_score(decoder, phrase: str, pcm16k: bytes) -> float | None:  # typ
     return sum(w.score for w in spans) / frames if frames else None
 
 
-def _run(decoder, pcm16k: bytes) -> bool:  # type: ignore[no-untyped-def]
+def cepstral_mean(decoder, pcm16k: bytes) -> str:  # type: ignore[no-untyped-def]
+    """The utterance's own cepstral mean, so that every pass starts from it (pocketsphinx's live mean
+    otherwise carries over from earlier utterances and passes, and answers would depend on history)."""
+    decoder.set_cmn(decoder.initial_cmn)
+    decoder.start_utt()
+    decoder.process_raw(pcm16k, no_search=True, full_utt=True)
+    mean = decoder.get_cmn(True)
+    decoder.end_utt()
+    return str(mean)
+
+
+def _run(decoder, pcm16k: bytes, mean: str) -> bool:  # type: ignore[no-untyped-def]
+    decoder.set_cmn(mean)
     try:
         decoder.start_utt()
         decoder.process_raw(pcm16k, full_utt=True)

@@ -60,6 +60,16 @@ async function waitConnected(ms) {
   while (pc.connectionState !== 'connected' && Date.now() < until) await new Promise(r => setTimeout(r, 50));
   return pc.connectionState;
 }
+async function connectionReport() {
+  const out = {connection: pc.connectionState, ice: pc.iceConnectionState, pairs: [], local: [], remote: []};
+  (await pc.getStats()).forEach(s => {
+    if (s.type === 'candidate-pair') out.pairs.push([s.state, s.nominated, s.requestsSent, s.responsesReceived, s.requestsReceived]);
+    if (s.type === 'transport') out.dtls = s.dtlsState;
+    if (s.type === 'local-candidate') out.local.push([s.protocol, s.address, s.port]);
+    if (s.type === 'remote-candidate') out.remote.push([s.protocol, s.address, s.port]);
+  });
+  return JSON.stringify(out);
+}
 async function audioStats() {
   const out = {inPackets: 0, inBytes: 0, outPackets: 0, codecs: [], state: pc.connectionState};
   (await pc.getStats()).forEach(s => {
@@ -123,7 +133,7 @@ async def test_browser_offer_through_rtpengine_to_plain_g711_leg_carries_audio_b
             await page.evaluate("sdp => takeAnswer(sdp)", to_browser)
             # ICE and DTLS first (slower when the machine is busy), then 3 s of audio each way
             sending = asyncio.create_task(plain.send(tone_frames(440, 10.0)))
-            assert await page.evaluate("waitConnected(10000)") == "connected"
+            assert await page.evaluate("waitConnected(10000)") == "connected", await page.evaluate("connectionReport()") + rtpengine.log()[-3000:]
             await asyncio.sleep(3.0)
             sending.cancel()
             stats = await page.evaluate("audioStats()")
@@ -156,7 +166,7 @@ async def test_plain_caller_to_browser_with_opus_policy_transcodes_g711_to_opus_
             to_plain = await anchor.answer("webrtc-2", "plain", "browser", answer, webrtc=True)
             plain.remote = sdp_media_address(to_plain)
             sending = asyncio.create_task(plain.send(tone_frames(440, 10.0)))
-            assert await page.evaluate("waitConnected(10000)") == "connected"
+            assert await page.evaluate("waitConnected(10000)") == "connected", await page.evaluate("connectionReport()") + rtpengine.log()[-3000:]
             await asyncio.sleep(3.0)
             sending.cancel()
             stats = await page.evaluate("audioStats()")
@@ -184,7 +194,7 @@ async def test_browser_calling_the_echo_test_hears_its_own_audio(rtpengine, page
             answer = await anchor.echo("webrtc-echo", "browser", offer, webrtc=True)
             assert "UDP/TLS/RTP/SAVPF" in answer and "a=fingerprint:" in answer
             await page.evaluate("sdp => takeAnswer(sdp)", answer)
-            assert await page.evaluate("waitConnected(10000)") == "connected"
+            assert await page.evaluate("waitConnected(10000)") == "connected", await page.evaluate("connectionReport()") + rtpengine.log()[-3000:]
             await asyncio.sleep(2.0)
             stats = await page.evaluate("audioStats()")
         finally:

@@ -29,7 +29,7 @@ TRANSCODE_TO = ("PCMU", "PCMA")
 TO_BROWSER: dict[str, Any] = {
     "transport-protocol": "UDP/TLS/RTP/SAVPF",
     "ICE": "force",
-    "DTLS": "passive",
+    "DTLS": "active",
     "SDES": ["off"],
     "rtcp-mux": ["offer", "require"],
     "flags": ["generate-mid", "trickle-ICE"],

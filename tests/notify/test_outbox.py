@@ -4,6 +4,8 @@ with backoff, giving up, and picking up after a restart."""
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import json
 import os
 from email.message import EmailMessage
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tongdai.notify.mail import Delivery, DeliveryError, MailService, Outbox, RetryPolicy
+from tongdai.notify.mail import Delivery, DeliveryError, MailService, Outbox, RetryPolicy, without_bcc
 
 
 def message(to: str = "sales@example.test", subject: str = "Voicemail", **headers: str) -> EmailMessage:
@@ -40,11 +42,13 @@ class FakeTransport:
         self.attempts = 0
         self.accepted: list[tuple[EmailMessage, str, list[str]]] = []
 
-    async def send(self, message: EmailMessage, *, sender: str, recipients: list[str]) -> None:
+    async def send(self, message: bytes, *, sender: str, recipients: list[str]) -> None:
         self.attempts += 1
         if self.failures:
             raise self.failures.pop(0)
-        self.accepted.append((message, sender, recipients))
+        parsed = email.message_from_bytes(message, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.accepted.append((parsed, sender, recipients))
 
 
 def service(outbox: Outbox, transport: FakeTransport, clock: Clock, **kw: object) -> MailService:
@@ -176,7 +180,8 @@ async def test_bcc_goes_in_the_envelope_only_and_sent_mail_can_be_deleted(tmp_pa
     await svc.send_due()
     sent, sender, recipients = transport.accepted[0]
     assert recipients == ["sales@example.test", "lead@example.test", "audit@example.test"]
-    assert sender == "tongdai@example.test" and "Bcc" not in sent
+    assert sender == "tongdai@example.test" and "Bcc" not in sent and sent["Cc"] == "lead@example.test"
+    assert next(sent.iter_attachments()).get_content() == b"RIFF....WAVE"
     assert outbox.queued() == [] and outbox.ids("sent") == []
 
 
@@ -210,3 +215,9 @@ async def test_metrics_count_failed_attempts_sent_and_given_up_mail(tmp_path):
 
     assert (value("tongdai_mail_attempts_failed_total"), value("tongdai_mail_failed_total"),
             value("tongdai_mail_sent_total"), value("tongdai_mail_queued")) == (2, 1, 1, 0)
+
+
+def test_without_bcc_drops_the_field_and_its_folded_lines_only():
+    raw = (b"To: a@example.test\r\nBcc: hidden@example.test,\r\n  other@example.test\r\nSubject: hi\r\n"
+           b"\r\nBcc: this is the body\r\n")
+    assert without_bcc(raw) == b"To: a@example.test\r\nSubject: hi\r\n\r\nBcc: this is the body\r\n"

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
@@ -111,6 +112,21 @@ def recipients_of(message: email.message.Message) -> list[str]:
     return [addr for _, addr in getaddresses(fields) if addr]
 
 
+def without_bcc(raw: bytes) -> bytes:
+    """The message without its Bcc header (the envelope carries those addresses; the others must not
+    see them)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = raw.partition(b"\n\n")
+    kept, skipping = [], False
+    for line in head.splitlines(keepends=True):
+        if line[:1] not in (b" ", b"\t"):  # a new field (else a folded continuation of the last one)
+            skipping = line[:4].lower() == b"bcc:"
+        if not skipping:
+            kept.append(line)
+    return b"".join(kept) + sep + body
+
+
 class Outbox:
     """Messages waiting to be sent, kept on disk under `root` (see the module's spool layout)."""
 
@@ -168,6 +184,13 @@ class Outbox:
         assert isinstance(msg, EmailMessage)
         return msg
 
+    def envelope(self, mid: str) -> tuple[bytes, list[str]]:
+        """What goes on the wire for a queued message (without its Bcc header) and its recipients; only
+        the header is parsed (a full parse of a message with a WAV costs more than sending it)."""
+        raw = (self.folder("queue") / f"{mid}.eml").read_bytes()
+        headers = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+        return without_bcc(raw), recipients_of(headers)
+
     def state(self, mid: str) -> Delivery:
         """The delivery state of a queued message (fresh if it has none yet)."""
         path = self.folder("queue") / f"{mid}.json"
@@ -215,8 +238,8 @@ class Outbox:
 class MailTransport(Protocol):
     """Hands one message to a mail server; raises DeliveryError when it cannot."""
 
-    async def send(self, message: EmailMessage, *, sender: str, recipients: list[str]) -> None:
-        """Send `message` from `sender` (envelope) to `recipients`."""
+    async def send(self, message: bytes, *, sender: str, recipients: list[str]) -> None:
+        """Send `message` (as it goes on the wire) from `sender` (envelope) to `recipients`."""
         ...
 
 
@@ -226,7 +249,7 @@ class SmtpTransport:
     def __init__(self, settings: MailSettings) -> None:
         self.settings = settings
 
-    async def send(self, message: EmailMessage, *, sender: str, recipients: list[str]) -> None:
+    async def send(self, message: bytes, *, sender: str, recipients: list[str]) -> None:
         """One SMTP session per message; errors become DeliveryError (5xx replies: permanent)."""
         import aiosmtplib
 
@@ -355,9 +378,7 @@ class MailService:
     async def attempt(self, mid: str, state: Delivery) -> float | None:
         """One attempt at message `mid`; when to try again (None: sent or given up)."""
         assert self.transport is not None
-        message = await asyncio.to_thread(self.outbox.load, mid)
-        recipients = recipients_of(message)
-        del message["Bcc"]  # the envelope carries them; the header must not reach the others
+        message, recipients = await asyncio.to_thread(self.outbox.envelope, mid)
         try:
             await self.transport.send(message, sender=self.sender, recipients=recipients)
         except DeliveryError as exc:

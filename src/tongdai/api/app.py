@@ -25,6 +25,7 @@ from tongdai.ivr import api as ivr_api
 from tongdai.routing import api as routing_api
 from tongdai.sip import softphone as softphone_api
 from tongdai.wallboard import api as wallboard_api
+from tongdai.web import mount as mount_screens
 
 API_PREFIX = "/api/v1"
 
@@ -78,6 +79,7 @@ def create_app(ctx: ApiContext, metrics: Metrics, extra_routers: list[APIRouter]
         """Prometheus metrics."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    mount_screens(app)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(BodyLimit, limit=ctx.settings.http.max_body_bytes)
     return app

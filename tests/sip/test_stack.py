@@ -62,7 +62,9 @@ def _call(target):
         sock.sendto(_invite(port, "call-1", "z9hG4bK-inv-1"), target)
         replies = _recv_all(sock, 1.0)
         statuses = [r.split(b" ", 2)[1] for r in replies]
-        assert statuses[0] == b"100" and b"200" in statuses
+        # answered at once: no 100 Trying before the 200 (RFC 3261 17.2.1 asks for it only when the
+        # final response takes longer)
+        assert statuses[0] == b"200" and b"100" not in statuses
         ok = next(r for r in replies if r.startswith(b"SIP/2.0 200"))
         assert b"a=inactive" in ok and b"m=audio 9 RTP/AVP 8 101" in ok
         to_line = next(line for line in ok.split(b"\r\n") if line.lower().startswith(b"to:"))
@@ -154,3 +156,39 @@ async def test_given_tls_listener_then_options_over_tls_answered(tmp_path):
         writer.close()
     finally:
         await svc.stop()
+
+
+class _LateAnswers:
+    """A UA core that answers nothing at once (as the B2BUA does while the callee rings)."""
+
+    def on_request(self, req, source, now):
+        return None
+
+    def on_ack(self, req, now):
+        return None
+
+    def on_unacknowledged(self, response, now):
+        return None
+
+
+class _AnswersAtOnce(_LateAnswers):
+    def on_request(self, req, source, now):
+        return req.response(486, to_tag="t1")
+
+
+def _statuses_sent(handler) -> list[bytes]:
+    from tongdai.sip.stack import SipStack, Source
+
+    stack = SipStack(handler, clock=lambda: 0.0)
+    sent: list[bytes] = []
+    stack.datagram(_invite(5070, "late-1", "z9hG4bK-late-1"), Source("UDP", ("127.0.0.1", 5070),
+                                                                      lambda data, addr: sent.append(data)))
+    return [d.split(b" ", 2)[1] for d in sent]
+
+
+def test_given_invite_the_ua_core_answers_later_then_100_trying_sent_at_once():
+    assert _statuses_sent(_LateAnswers()) == [b"100"]
+
+
+def test_given_invite_the_ua_core_answers_at_once_then_only_the_final_response_is_sent():
+    assert _statuses_sent(_AnswersAtOnce()) == [b"486"]

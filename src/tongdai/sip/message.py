@@ -16,6 +16,7 @@ API:
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -51,6 +52,17 @@ HOST_RE = re.compile(r"^[A-Za-z0-9.-]+$")
 URI_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 STATUS_RE = re.compile(r"[1-6][0-9][0-9]")
 BAD_PARAM_VALUE_RE = re.compile(r'[ \t"<>]')
+_TOKEN = r"[A-Za-z0-9.!%*_+`'~-]+"
+# Fast paths: the plain forms nearly every message uses, matched whole by one expression. What they
+# accept the general parsers accept with the same result; anything else (quotes, blanks, IPv6,
+# escapes, errors) goes to the general parsers.
+#: `;name` and `;name=token` parameters, no quotes or blanks
+SIMPLE_PARAMS_RE = re.compile(rf"(?:;{_TOKEN}(?:={_TOKEN})?)*")
+#: `SIP/2.0/UDP host:port;params` with a host name or IPv4 address
+SIMPLE_VIA_RE = re.compile(rf"SIP/2\.0/({_TOKEN}) ([A-Za-z0-9.-]+):([0-9]{{1,5}})((?:;{_TOKEN}(?:={_TOKEN})?)*)")
+#: `"Display" <uri>;params`, `display words <uri>;params` or `<uri>;params`
+SIMPLE_NAME_ADDR_RE = re.compile(
+    rf'(?:"([^"\\\r\n]*)"[ \t]*|({_TOKEN}(?:[ \t]+{_TOKEN})*)[ \t]*)?<([^<>"\s]+)>((?:;{_TOKEN}(?:={_TOKEN})?)*)')
 BAD_REQUEST_URI_RE = re.compile(r'[<>"]')
 
 
@@ -117,6 +129,15 @@ def parse_params(text: str) -> dict[str, str | None]:
     params: dict[str, str | None] = {}
     if not text:
         return params
+    if SIMPLE_PARAMS_RE.fullmatch(text):
+        return _simple_params(text)
+    return _parse_params_general(text)
+
+
+def _parse_params_general(text: str) -> dict[str, str | None]:
+    params: dict[str, str | None] = {}
+    if not text:
+        return params
     if not text.startswith(";"):
         raise SipParseError(f"expected ';' before parameters in {text!r}")
     for part in _split_semis(text[1:]):
@@ -138,6 +159,15 @@ def parse_params(text: str) -> dict[str, str | None]:
             params[name.lower()] = value
         else:
             params[name.lower()] = None
+    return params
+
+
+def _simple_params(text: str) -> dict[str, str | None]:
+    """Parameters already matched by SIMPLE_PARAMS_RE (names lower-cased)."""
+    params: dict[str, str | None] = {}
+    for part in text[1:].split(";"):
+        name, eq, value = part.partition("=")
+        params[name.lower()] = value if eq else None
     return params
 
 
@@ -190,6 +220,14 @@ VIA_RE = re.compile(r"^SIP\s*/\s*2\.0\s*/\s*([A-Za-z0-9.!%*_+`'~-]+)\s+([^;\s]+)
 
 
 def parse_via(value: str) -> Via:
+    m = SIMPLE_VIA_RE.fullmatch(value)
+    if m is not None and 0 < int(m.group(3)) < 65536:
+        ptext = m.group(4)
+        return Via(m.group(1).upper(), m.group(2), int(m.group(3)), _simple_params(ptext) if ptext else {})
+    return _parse_via_general(value)
+
+
+def _parse_via_general(value: str) -> Via:
     m = VIA_RE.match(value.strip())
     if not m:
         raise SipParseError(f"bad Via {value!r}")
@@ -254,6 +292,16 @@ DISPLAY_TOKEN_RE = re.compile(r"^[A-Za-z0-9.!%*_+`'~ \t-]*$")
 
 
 def parse_name_addr(value: str) -> NameAddr:
+    value = value.strip()
+    m = SIMPLE_NAME_ADDR_RE.fullmatch(value)
+    if m is not None:
+        quoted, display, inner, ptext = m.groups()
+        return NameAddr(parse_uri(inner), quoted if quoted is not None else display,
+                        _simple_params(ptext) if ptext else {})
+    return _parse_name_addr_general(value)
+
+
+def _parse_name_addr_general(value: str) -> NameAddr:
     value = value.strip()
     if value == "*":
         raise SipParseError("'*' is only a Contact value")
@@ -433,9 +481,10 @@ class Message:
 
     def _serialise(self, start_line: str) -> bytes:
         lines = [start_line]
+        names = _PRETTY_CACHE
         for n, v in self.headers:
             if n != "content-length":
-                lines.append(f"{pretty(n)}: {v}")
+                lines.append((names.get(n) or pretty(n)) + ": " + v)
         lines.append(f"Content-Length: {len(self.body)}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape") + self.body
 
@@ -490,12 +539,36 @@ class Response(Message):
         return f"<Response {self.status} {self.reason} call-id={self.call_id!r}>"
 
 
+class _RandomPool:
+    """Random bytes from the operating system read 4 KiB at a time: as unpredictable as one
+    `secrets.token_hex` per tag, without a system call per tag and branch (two per call)."""
+
+    def __init__(self) -> None:
+        self._bytes = b""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._drop)  # a forked child must not repeat our tags
+
+    def hex(self, n: int) -> str:
+        """`n` random bytes as hex."""
+        at = self._at
+        if at + n > len(self._bytes):
+            self._bytes, at = secrets.token_bytes(4096), 0
+        self._at = at + n
+        return self._bytes[at : at + n].hex()
+
+    def _drop(self) -> None:
+        self._bytes, self._at = b"", 0
+
+
+_RANDOM = _RandomPool()
+
+
 def new_tag() -> str:
-    return secrets.token_hex(6)
+    return _RANDOM.hex(6)
 
 
 def new_branch() -> str:
-    return "z9hG4bK" + secrets.token_hex(8)
+    return "z9hG4bK" + _RANDOM.hex(8)
 
 
 REASONS = {
@@ -566,12 +639,15 @@ def split_head(data: bytes) -> tuple[bytes, bytes]:
 
 
 def content_length(headers: list[tuple[str, str]]) -> int | None:
-    values = {v.strip() for n, v in headers if n == "content-length"}
-    if not values:
+    raw: str | None = None
+    for n, v in headers:
+        if n == "content-length":
+            v = v.strip()
+            if raw is not None and v != raw:
+                raise SipParseError("conflicting Content-Length headers")
+            raw = v
+    if raw is None:
         return None
-    if len(values) > 1:
-        raise SipParseError("conflicting Content-Length headers")
-    (raw,) = values
     if not raw.isdigit():
         raise SipParseError(f"bad Content-Length {raw!r}")
     return int(raw)

@@ -220,13 +220,15 @@ class SipStack:
             self.stats["refused"] += 1
             self.respond(txn, error)
             return
-        if req.method == "INVITE":
-            self.respond(txn, req.response(100))
-        elif req.method == "BYE":
+        if req.method == "BYE":
             self._stop_answers(req.call_id)  # the dialog ends: its ACK (maybe lost) no longer matters
         answer = self.handler.on_request(req, source, now)
         if answer is not None:
             self.respond(txn, answer)
+        elif req.method == "INVITE" and txn.last_response is None:
+            # RFC 3261 17.2.1: 100 Trying only when the TU does not answer at once (an answer in the
+            # same instant stops the INVITE's retransmissions by itself: one datagram less per call)
+            self.respond(txn, req.response(100))
 
     def respond(self, txn: ServerTransaction, resp: Response) -> None:
         """Send `resp` in `txn` (the UA core may also call this later for requests it answers late)."""

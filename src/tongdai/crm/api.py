@@ -29,6 +29,7 @@ CRM_MANAGERS = frozenset({Role.PROVIDER_ADMIN, Role.TENANT_ADMIN, Role.SUPERVISO
 
 read, write, manage = Allow(CRM_READERS), Allow(CRM_WRITERS), Allow(CRM_MANAGERS)
 router = APIRouter(tags=["crm"], responses=ERROR_RESPONSES)
+_TEXT = r"^[^\x00-\x1f]*$"  # search texts: no control characters (PostgreSQL refuses NUL)
 
 
 def _author(p: Principal) -> str | None:
@@ -68,9 +69,10 @@ case_read, case_write, case_manage = _case(read), _case(write), _case(manage)
 # --- customers ---
 @router.get("/customers", response_model=Page[s.CustomerOut])
 async def list_customers(
-    request: Request, q: str = Query("", max_length=200, description="Name, phone, e-mail or external id"),
-    name: str = Query("", max_length=200), phone: str = Query("", max_length=64), email: str = Query("", max_length=254),
-    vip_tier: str = Query("", max_length=32), limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
+    request: Request, q: str = Query("", max_length=200, pattern=_TEXT, description="Name, phone, e-mail or external id"),
+    name: str = Query("", max_length=200, pattern=_TEXT), phone: str = Query("", max_length=64, pattern=_TEXT),
+    email: str = Query("", max_length=254, pattern=_TEXT), vip_tier: str = Query("", max_length=32, pattern=_TEXT),
+    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
     p: Principal = Depends(read), db: AsyncSession = Depends(session),
 ) -> dict[str, Any]:
     """Search the tenant's customers by name, phone (whole number or digits), e-mail, VIP tier, or all at once (q)."""
@@ -91,7 +93,7 @@ async def create_customer(body: s.CustomerIn, request: Request, p: Principal = D
 
 
 @router.get("/customers/lookup", response_model=s.LookupOut)
-async def lookup_caller(request: Request, phone: str = Query(..., min_length=1, max_length=64),
+async def lookup_caller(request: Request, phone: str = Query(..., min_length=1, max_length=64, pattern=_TEXT),
                         p: Principal = Depends(read), db: AsyncSession = Depends(session)) -> s.LookupOut:
     """The screen pop: the customer a number belongs to (or the outside CRM's record), VIP tier, language,
     recent interactions, open and solved cases."""
@@ -106,8 +108,10 @@ async def lookup_caller(request: Request, phone: str = Query(..., min_length=1, 
         recent, _ = await svc.timeline(db, tenant_id=tenant_id, customer_id=customer_id, limit=recent_n)
         open_cases = await svc.cases_of(db, tenant_id=tenant_id, customer_id=customer_id, open_=True, limit=20)
         solved = await svc.cases_of(db, tenant_id=tenant_id, customer_id=customer_id, open_=False, limit=20)
+    elif e164 is not None:  # a number nobody has yet: its own history
+        recent = await svc.number_history(db, tenant_id=tenant_id, number=e164, limit=recent_n)
     else:
-        recent = await svc.number_history(db, tenant_id=tenant_id, number=e164 or phone, limit=recent_n)
+        recent = []
     external = await outside if outside is not None else None
     who: Any = customer or external
     return s.LookupOut(
@@ -255,8 +259,8 @@ async def update_interaction(interaction_id: str, body: s.InteractionPatch, requ
 # --- cases ---
 @router.get("/cases", response_model=Page[s.CaseOut])
 async def list_cases(
-    request: Request, status: s.CaseStatus | None = None, customer_id: str = Query("", max_length=32),
-    owner_user_id: str = Query("", max_length=32), owner_agent_id: str = Query("", max_length=32),
+    request: Request, status: s.CaseStatus | None = None, customer_id: str = Query("", max_length=32, pattern=_TEXT),
+    owner_user_id: str = Query("", max_length=32, pattern=_TEXT), owner_agent_id: str = Query("", max_length=32, pattern=_TEXT),
     priority: s.CasePriority | None = None, limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=10_000_000), p: Principal = Depends(read), db: AsyncSession = Depends(session),
 ) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import re
 
 from tongdai.calls.caller_id import e164
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]{2,}$")
 
 
 def phone(value: str, region: str) -> str | None:

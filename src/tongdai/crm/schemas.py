@@ -15,6 +15,9 @@ Language = Annotated[str, Field(pattern=r"^([a-z]{2,3})?$", description='ISO 639
 Id = Annotated[str, Field(min_length=1, max_length=32)]
 ExternalId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")]
 ContactValue = Annotated[str, Field(min_length=1, max_length=254)]
+#: free text: anything but NUL (PostgreSQL refuses it in text columns)
+Text = Annotated[str, Field(max_length=10_000, pattern=r"^[^\x00]*$")]
+ShortText = Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")]
 
 
 class CustomerKind(StrEnum):
@@ -47,7 +50,7 @@ class _In(BaseModel):
 class ContactPointIn(_In):
     kind: ContactKind
     value: ContactValue = Field(description="A phone number as dialled in the tenant's country, or in E.164; an e-mail")
-    label: Annotated[str, Field(max_length=50)] = ""
+    label: Annotated[str, Field(max_length=50, pattern=r"^[^\x00-\x1f]*$")] = ""
 
 
 class ContactPointOut(OutModel):
@@ -63,9 +66,9 @@ class CustomerFields(_In):
     name: Name
     vip_tier: VipTier = ""
     language: Language = ""
-    address: Annotated[str, Field(max_length=500)] = ""
+    address: ShortText = ""
     external_id: ExternalId | None = None
-    notes: Annotated[str, Field(max_length=10_000)] = ""
+    notes: Text = ""
 
 
 class CustomerIn(CustomerFields):
@@ -78,9 +81,9 @@ class CustomerPatch(_In):
     name: Name | None = None
     vip_tier: VipTier | None = None
     language: Language | None = None
-    address: Annotated[str, Field(max_length=500)] | None = None
+    address: ShortText | None = None
     external_id: ExternalId | None = None
-    notes: Annotated[str, Field(max_length=10_000)] | None = None
+    notes: Text | None = None
 
 
 class CustomerOut(OutModel):
@@ -100,7 +103,7 @@ class CustomerOut(OutModel):
 class CaseIn(_In):
     customer_id: Id | None = None
     subject: Name
-    description: Annotated[str, Field(max_length=10_000)] = ""
+    description: Text = ""
     status: CaseStatus = CaseStatus.OPEN
     priority: CasePriority = CasePriority.NORMAL
     owner_user_id: Id | None = None
@@ -110,12 +113,12 @@ class CaseIn(_In):
 class CasePatch(_In):
     customer_id: Id | None = None
     subject: Name | None = None
-    description: Annotated[str, Field(max_length=10_000)] | None = None
+    description: Text | None = None
     status: CaseStatus | None = None
     priority: CasePriority | None = None
     owner_user_id: Id | None = None
     owner_agent_id: Id | None = None
-    comment: Annotated[str, Field(max_length=10_000)] = Field("", description="A note kept with the change")
+    comment: Text = Field("", description="A note kept with the change")
 
 
 class CaseOut(OutModel):
@@ -133,7 +136,7 @@ class CaseOut(OutModel):
 
 
 class CommentIn(_In):
-    body: Annotated[str, Field(min_length=1, max_length=10_000)]
+    body: Annotated[str, Field(min_length=1, max_length=10_000, pattern=r"^[^\x00]*$")]
 
 
 class CommentOut(OutModel):
@@ -171,8 +174,8 @@ class InteractionPatch(_In):
 
     customer_id: Id | None = None
     case_id: Id | None = None
-    disposition: Annotated[str, Field(max_length=32)] | None = None
-    notes: Annotated[str, Field(max_length=10_000)] | None = None
+    disposition: Annotated[str, Field(max_length=32, pattern=r"^[^\x00-\x1f]*$")] | None = None
+    notes: Text | None = None
 
 
 class NoteIn(_In):
@@ -181,7 +184,7 @@ class NoteIn(_In):
     channel: Annotated[str, Field(pattern=r"^(voice|chat|email|sms|note|visit)$")] = "note"
     direction: Annotated[str, Field(pattern=r"^(inbound|outbound)$")] = "inbound"
     case_id: Id | None = None
-    notes: Annotated[str, Field(min_length=1, max_length=10_000)]
+    notes: Annotated[str, Field(min_length=1, max_length=10_000, pattern=r"^[^\x00]*$")]
 
 
 class CaseDetail(CaseOut):

@@ -241,6 +241,11 @@ async def check_refs(db: AsyncSession, tenant_id: str, values: dict[str, Any]) -
 
 
 # --- cases ---
+async def _author(db: AsyncSession, author: str | None) -> str | None:
+    """The author's user id when that user still exists (a token outlives a deleted user)."""
+    return author if author is not None and await db.get(User, author) is not None else None
+
+
 async def create_case(db: AsyncSession, *, tenant_id: str, fields: dict[str, Any], author: str | None) -> Case:
     """A new case."""
     await check_refs(db, tenant_id, fields)
@@ -257,6 +262,7 @@ async def update_case(db: AsyncSession, *, tenant_id: str, case_id: str, changes
     """The case with `changes` applied; a change of status is kept as a comment (with `comment`)."""
     case: Case = await get_scoped(db, Case, tenant_id, case_id)
     await check_refs(db, tenant_id, changes)
+    author = await _author(db, author)
     now = utcnow()
     status = changes.get("status")
     if status is not None and status != case.status:
@@ -276,6 +282,7 @@ async def update_case(db: AsyncSession, *, tenant_id: str, case_id: str, changes
 async def add_comment(db: AsyncSession, *, tenant_id: str, case_id: str, body: str, author: str | None) -> CaseComment:
     """A comment on the case."""
     case: Case = await get_scoped(db, Case, tenant_id, case_id)
+    author = await _author(db, author)
     now = utcnow()
     comment = CaseComment(tenant_id=tenant_id, case_id=case.id, author_user_id=author, body=body, created_at=now)
     case.updated_at = now

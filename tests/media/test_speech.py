@@ -87,6 +87,12 @@ def test_confidence_is_high_for_a_clear_fit_and_halved_by_a_tie_and_zero_without
     assert confidence({"sales": None}, "sales") == 0.0
 
 
+def test_confidence_falls_when_a_free_phone_loop_fits_much_better_than_the_grammar():
+    scores = {"sales": -20.0, "billing": -50.0}
+    assert confidence(scores, "sales", against_phones=5.0) > 0.95
+    assert confidence(scores, "sales", against_phones=-15.0) < 0.01
+
+
 # --- the endpointer ---------------------------------------------------------------------------------
 
 def frames(samples: np.ndarray) -> list[np.ndarray]:

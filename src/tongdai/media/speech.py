@@ -5,18 +5,20 @@ frame's energy rises well above the noise floor, ends after `end_silence_s` of q
 is ready soon after the caller stops talking. The utterance, with a short margin either side, is
 upsampled to 16 kHz (pocketsphinx's bundled en-us model is wideband) and decoded:
 
-1. a JSGF grammar made of the given words only picks the hypothesis (nothing else can be heard);
+1. a JSGF grammar made of the given words only says whether any of them fits (else None);
 2. each word of the grammar is force-aligned against the same audio; pocketsphinx reports a word's
    acoustic score relative to the best-scoring senone of each frame, so its per-frame average is
-   near 0 for audio that fits the word and strongly negative for audio that does not;
-3. the confidence is `fit * margin`: `fit` is a logistic of the hypothesis's per-frame score
-   (calibrated on espeak-ng voices through G.711), `margin` a logistic of how much better it fits
-   than the next best word of the grammar. Noise, silence and words outside the grammar give None
-   (no grammar path fits) or a low confidence.
+   near 0 for audio that fits the word and strongly negative for audio that does not; the word
+   that fits best is the answer (steadier than the grammar search's own pick);
+3. the confidence is `fit * margin * loop`, three logistics: `fit` of the answer's per-frame
+   alignment score, `margin` of how much better it fits than the next best word, `loop` of the
+   grammar path's score against a free phone loop's (words outside the grammar fit a phone loop
+   far better). The constants are calibrated on espeak-ng voices through G.711 (docs/speech.md
+   gives the accuracy this reaches, and where it fails).
 
 Only English has a model (pocketsphinx ships en-us); other languages raise `UnsupportedLanguage`.
-Decoding is CPU work (see docs/speech.md for its cost): the asyncio shell runs `result()` in a
-thread, never on the event loop.
+Decoding is CPU work that holds the GIL (docs/speech.md gives its cost): the asyncio shell
+(`calls.speech`) endpoints on the event loop and decodes in worker processes with `recognise`.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ FRAME = 160  # 20 ms at 8 kHz: the endpointer's frame
 FIT_CENTRE, FIT_SCALE = -42.0, 2.5
 #: logistic of the score margin over the next best word: 0.5 for a tie
 MARGIN_SCALE = 1.5
+#: logistic of the grammar's path score minus a free phone loop's, per frame: words outside the
+#: grammar fit a phone loop much better than any grammar path
+PHONES_CENTRE, PHONES_SCALE = -6.0, 1.5
 _WORD = re.compile(r"^[a-z][a-z'.-]*$")
 
 
@@ -109,15 +114,17 @@ def upsample(pcm8k: npt.NDArray[np.int16]) -> bytes:
     return np.clip(np.rint(y), -32768, 32767).astype("<i2").tobytes()
 
 
-def confidence(scores: dict[str, float | None], hypothesis: str) -> float:
-    """Confidence 0..1 of `hypothesis` from each word's per-frame alignment score (None: no alignment)."""
+def confidence(scores: dict[str, float | None], hypothesis: str, against_phones: float | None = None) -> float:
+    """Confidence 0..1 of `hypothesis` from each word's per-frame alignment score (None: no alignment)
+    and how the closed grammar's path scores against a free phone loop's (per frame; None: unknown)."""
     own = scores.get(hypothesis)
     if own is None:
         return 0.0
     others = [s for w, s in scores.items() if w != hypothesis and s is not None]
     fit = _logistic((own - FIT_CENTRE) / FIT_SCALE)
     margin = _logistic((own - max(others)) / MARGIN_SCALE) if others else 1.0
-    return round(fit * margin, 3)
+    loop = _logistic((against_phones - PHONES_CENTRE) / PHONES_SCALE) if against_phones is not None else 1.0
+    return round(fit * margin * loop, 3)
 
 
 def _logistic(x: float) -> float:
@@ -334,6 +341,7 @@ def _decoder(words: Sequence[str]):  # type: ignore[no-untyped-def]
     # FATAL only: "final result does not match the grammar" is an ordinary no-match, not an error
     decoder = Decoder(lm=None, loglevel="FATAL", samprate=16000)
     decoder.add_jsgf_string("menu", grammar(words))
+    decoder.add_allphone_file("phones", str(_model_dir() / "en-us-phone.lm.bin"))
     decoder.activate_search("menu")
     return _Decoder(decoder)
 
@@ -352,10 +360,21 @@ def decode(decoder, words: Sequence[str], pcm16k: bytes) -> tuple[str, float] | 
     heard = hyp.hypstr.strip() if hyp is not None else ""
     if heard not in words:
         return None
+    grammar_score = _per_frame(decoder, hyp)
     scores = {w: alignment_score(decoder, w, pcm16k, mean) for w in words}
+    decoder.activate_search("phones")
+    _run(decoder, pcm16k, mean)
+    phone_loop = _per_frame(decoder, decoder.hyp())
     decoder.activate_search("menu")
     best = max(words, key=lambda w: _or_worst(scores[w]))
-    return best, confidence(scores, best)
+    return best, confidence(scores, best, grammar_score - phone_loop if grammar_score and phone_loop else None)
+
+
+def _per_frame(decoder, hyp) -> float | None:  # type: ignore[no-untyped-def]
+    """A search's path score per frame, in pocketsphinx's log units."""
+    if hyp is None or not decoder.n_frames():
+        return None
+    return float(decoder.get_logmath().log(hyp.best_score)) / int(decoder.n_frames())
 
 
 def _or_worst(score: float | None) -> float:

@@ -115,7 +115,12 @@ class Leg:
     #: for a caller tongdai answered itself: the rtpengine tag of the side that faced it before an agent
     #: (rtpengine keeps receiving the joined party on that side's port)
     media_peer_tag: str = ""
-    transport: str = "UDP"  # how tongdai talks to this party (UDP, TCP, TLS)
+    transport: str = "UDP"  # how tongdai talks to this party (UDP, TCP, TLS, WS/WSS for a browser)
+    #: this party's rtpengine tag when it is not its dialog's tag: a browser joined to a caller tongdai
+    #: answered takes over the side that faced the caller (whose ports, ICE and DTLS its offer named)
+    media_tag: str = ""
+    #: a browser that rtpengine offered to first: rtpengine is its DTLS client, in every SDP (`_dtls_client`)
+    dtls_client: bool = False
 
 
 @dataclass(eq=False)
@@ -241,7 +246,30 @@ class B2bua:
             # a browser on one side: the offer made for a plain party is made again with WebRTC's flags
             body = (await owner.call.anchor.offer(owner.call.id, owner.dialog.local_tag, owner.sdp.decode(),
                                                   **browser)).encode()
+            body = _dtls_client(body) if _dest_transport(dest) in BROWSER_TRANSPORTS else body
         return await self._fork(owner, dest, body, None)
+
+    async def originate_locally(self, call: Call, dest: Destination) -> Leg | None:
+        """Ring `dest` for a call tongdai places itself (a callback): an offerless INVITE, and the
+        party's offer answered with the anchor's silent side, as for a caller tongdai answered
+        (`answer_locally`); the leg is then ready for prompts, `reoffer` and `bridge`."""
+        origin = Leg(call, "origin", call.caller, (self.host, 0))
+        leg, final = await self._originate(origin, dest, b"")
+        if leg is None or final is None or leg.invite is None or leg.dialog is None:
+            return None
+        offer = final.body
+        try:
+            answer = await self.answer_locally(leg, offer)
+        except Exception:
+            log.exception("could not answer the offer of a placed call", extra={"call_id": call.id})
+            answer = b""
+        leg.ack = self._ack_in_dialog(leg, leg.invite, answer)
+        leg.awaiting_ack = None
+        leg.sdp, leg.local_sdp = offer, answer
+        if not answer:
+            await self._hang_up(leg)
+            return None
+        return leg
 
     async def bridge(self, caller: Leg, other: Leg) -> None:
         """Join a caller tongdai answered with a leg that just answered: the anchor's answer goes to
@@ -251,7 +279,9 @@ class B2bua:
         if call.anchor is not PASSTHROUGH:
             with contextlib.suppress(Exception):
                 await call.anchor.stop_play(call.id, caller.dialog.local_tag)  # type: ignore[attr-defined]
-            fresh = (await call.anchor.answer(call.id, caller.dialog.local_tag, other.dialog.local_tag,
+            if other.transport in BROWSER_TRANSPORTS and caller.media_peer_tag:
+                other.media_tag = caller.media_peer_tag
+            fresh = (await call.anchor.answer(call.id, caller.dialog.local_tag, self._tag(other),
                                               other.sdp.decode(), **_webrtc(caller.transport, other.transport))).encode()
         else:
             fresh = other.sdp
@@ -350,6 +380,7 @@ class B2bua:
         if body:
             body = (await a.call.anchor.offer(a.call.id, a.dialog.local_tag, body.decode(),
                                               **_webrtc(a.transport, _dest_transport(dest)))).encode()
+            body = _dtls_client(body) if _dest_transport(dest) in BROWSER_TRANSPORTS else body
         b, final = await self._originate(a, dest, body, ringing=lambda r: self._relay_ringing(invite, a, r))
         self.pending.pop((invite.call_id, invite.from_().tag or ""), None)
         if a.ended:  # the caller cancelled meanwhile
@@ -449,6 +480,7 @@ class B2bua:
         if body:
             headers.append(("content-type", "application/sdp"))
         invite = leg.invite = Request("INVITE", uri, headers, body)
+        leg.dtls_client = leg.transport in BROWSER_TRANSPORTS and b"a=setup:active" in body
         if leg not in owner.call.legs:
             owner.call.legs.append(leg)
         self.pending[(call_id, tag)] = leg
@@ -602,8 +634,9 @@ class B2bua:
         try:
             body = req.body
             if body:
-                body = (await leg.call.anchor.offer(leg.call.id, self._tag(leg), body.decode(),
-                                                    **_webrtc(leg.transport, peer.transport))).encode()
+                browser = _webrtc(leg.transport, peer.transport)
+                body = (await leg.call.anchor.offer(leg.call.id, self._tag(leg), body.decode(), **browser)).encode()
+                body = _dtls_client(body) if peer.dtls_client else body
             reinvite = peer.dialog.request("INVITE", body=body)
             final = await self._request(reinvite, peer)
             if final is None or final.status >= 300:
@@ -617,6 +650,7 @@ class B2bua:
                 peer.sdp = answer
                 answer = (await leg.call.anchor.answer(leg.call.id, self._tag(leg), self._tag(peer),
                                                        answer.decode(), **_webrtc(leg.transport, peer.transport))).encode()
+                answer = _dtls_client(answer) if leg.dtls_client else answer
             ok = req.response(200)
             self._dialog_headers(ok, answer)
             self._session_timer(leg, ok)
@@ -720,6 +754,9 @@ class B2bua:
             a.call.legs.append(b)
         browser = _webrtc(a.transport, b.transport)
         offer = (await a.call.anchor.offer(a.call.id, self._tag(b), b_offer.decode(), **browser)).encode()
+        if a.transport in BROWSER_TRANSPORTS and browser:  # a new party for this browser: rtpengine offers to it
+            a.dtls_client = True
+            offer = _dtls_client(offer)
         reinvite = a.dialog.request("INVITE", body=offer)
         final = await self._request(reinvite, a)
         if final is None or final.status >= 300 or not final.body:
@@ -837,6 +874,8 @@ class B2bua:
         return None
 
     def _tag(self, leg: Leg) -> str:
+        if leg.media_tag:
+            return leg.media_tag
         return leg.dialog.local_tag if leg.dialog is not None else ""
 
     def _dialog_headers(self, resp: Response, sdp: bytes) -> None:
@@ -899,6 +938,15 @@ def _webrtc(a: str, b: str) -> dict[str, bool]:
     set when exactly one is a browser (the anchor reads which from the SDP); empty otherwise, so that
     anchors without the option (and calls without a browser) are untouched."""
     return {"webrtc": True} if (a in BROWSER_TRANSPORTS) != (b in BROWSER_TRANSPORTS) else {}
+
+
+def _dtls_client(sdp: bytes) -> bytes:
+    """An anchored SDP for a browser that rtpengine offered to first. rtpengine (10.5) offers
+    `a=setup:actpass` yet starts as the DTLS client: a browser that answers `active` and starts its
+    handshake before rtpengine has its answer (ICE completes while the 200 is on its way) meets another
+    client and DTLS fails. So rtpengine says `active` from the first offer on, and keeps saying it in
+    later answers (where it would write `passive`, a role change the browser refuses)."""
+    return sdp.replace(b"a=setup:actpass", b"a=setup:active").replace(b"a=setup:passive", b"a=setup:active")
 
 
 def _dest_transport(dest: Destination) -> str:

@@ -1,0 +1,215 @@
+"""The agent desktop in a real browser against `tongdai run --demo` with rtpengine: Chromium (fake
+microphone) logs agent 1001 in; its JsSIP phone registers over SIP over WebSocket; the agent goes
+available; SIPp calls a number of the sales queue and speaks the A-law capture; the browser rings and
+shows the caller; the agent answers in the page and audio flows both ways (the browser's getStats, and
+the caller's RTP port captured on loopback); hold and resume reach the caller as re-INVITEs; the agent
+hangs up, wraps up with a disposition and is free again.
+
+With TONGDAI_SCREENSHOTS=1 each screen is saved to docs/user-guide/agent-*.png."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.calls.capture import loopback_capture
+from tests.calls.sipp import free_udp_port, sipp_command
+from tests.calls.test_b2bua_sipp import finish, start
+from tests.calls.test_call_records import token
+from tests.conftest import wait_until
+from tests.sip.test_torture import DATA
+from tongdai.media.pcap import rtp_packets
+
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not os.access("/usr/bin/chromium", os.X_OK),
+                                                  reason="chromium not installed")]
+
+SCENARIO = Path(__file__).resolve().parent / "scenarios" / "uac_queue_browser.xml"
+CAPTURES = DATA.parent / "rtp-pcap"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "user-guide"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+#: the browser tells rtpengine only its 127.0.0.1 candidates, so that every packet of the test stays on loopback
+LOOPBACK_ONLY = """
+(() => {
+  const desc = Object.getOwnPropertyDescriptor(RTCPeerConnection.prototype, 'localDescription');
+  Object.defineProperty(RTCPeerConnection.prototype, 'localDescription', {
+    get() {
+      const d = desc.get.call(this);
+      if (!d) return d;
+      const sdp = d.sdp.split('\\r\\n').filter(l => !l.startsWith('a=candidate:') || l.includes(' 127.0.0.1 ')).join('\\r\\n');
+      return new RTCSessionDescription({type: d.type, sdp});
+    },
+  });
+})();
+"""
+AGENT = ("lan@demo.example", "agent-demo-2026")  # extension 1001, the sales queue's most skilled agent
+CALLER = "0901234567"
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    if os.environ.get("TONGDAI_SCREENSHOTS") == "1":
+        GUIDE.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(GUIDE / f"{name}.png"), full_page=True)
+
+
+class Admin:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.h = {"Authorization": f"Bearer {token(base, 'admin@demo.example', 'admin-demo-2026')}"}
+
+    def get(self, path: str, **params: str) -> httpx.Response:
+        return httpx.get(self.base + path, params=params, headers=self.h, timeout=10)
+
+    def send(self, method: str, path: str, body: dict) -> dict:
+        r = httpx.request(method, self.base + path, json=body, headers=self.h, timeout=10)
+        assert r.status_code in (200, 201), r.text
+        return r.json()
+
+
+@pytest.fixture(scope="module")
+def sales_line(running) -> Admin:
+    """Number 1800 leads straight to the sales queue, whose calls end in 60 s of wrap-up."""
+    admin = Admin(running.base)
+    sales = next(q for q in admin.get("/api/v1/queues").json()["items"] if q["name"] == "sales")
+    admin.send("PATCH", f"/api/v1/queues/{sales['id']}", {"wrap_up_s": 60})
+    admin.send("POST", "/api/v1/numbers", {"e164": "1800", "description": "Sales line", "queue_id": sales["id"]})
+    return admin
+
+
+def crm_customer(admin: Admin) -> dict | None:
+    """A customer with the caller's number and an open case, when the CRM is there (None otherwise)."""
+    if admin.get("/api/v1/customers/lookup", phone=CALLER).status_code != 200:
+        return None
+    customer = admin.send("POST", "/api/v1/customers", {"name": "Phạm Quốc Bảo", "vip_tier": "gold",
+                                                        "phones": [CALLER]})
+    admin.send("POST", "/api/v1/cases", {"customer_id": customer["id"], "subject": "Router keeps rebooting"})
+    return customer
+
+
+def agent_state(admin: Admin) -> dict:
+    """Agent 1001's routing state."""
+    lan = admin.get("/api/v1/agents", extension="1001").json()["items"][0]
+    return next(a for a in admin.get("/api/v1/routing/agents").json() if a["worker_id"] == lan["id"])
+
+
+def wait_for(page, predicate: str, timeout_s: float, arg=None):  # type: ignore[no-untyped-def]
+    """Poll `predicate` (an async JS function) in the page until it answers truthy; its last answer."""
+    deadline = time.monotonic() + timeout_s
+    value = None
+    while time.monotonic() < deadline:
+        value = page.evaluate(predicate, arg)
+        if value and (not isinstance(value, dict) or value.get("ok")):
+            return value
+        time.sleep(0.25)
+    return value
+
+
+STATS = """async () => {
+  const s = await window.tongdaiPhone.stats();
+  return {...s, ok: s.inPackets >= 100 && s.outPackets >= 100};
+}"""
+
+
+#: what went wrong when no audio flows: ICE and DTLS states, candidate pairs, both SDPs
+CONNECTION = """async () => {
+  const pc = window.tongdaiPhone.session && window.tongdaiPhone.session.connection;
+  if (!pc) return 'no call';
+  const out = {ice: pc.iceConnectionState, remote: pc.remoteDescription && pc.remoteDescription.sdp,
+               local: pc.localDescription && pc.localDescription.sdp, pairs: []};
+  (await pc.getStats()).forEach(s => { if (s.type === 'candidate-pair') out.pairs.push([s.state, s.requestsSent, s.responsesReceived]);
+                                       if (s.type === 'transport') out.dtls = s.dtlsState; });
+  return JSON.stringify(out);
+}"""
+
+
+def test_given_agent_in_browser_when_customer_calls_then_it_rings_answers_talks_holds_and_wraps_up(
+        running, sales_line, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    customer = crm_customer(sales_line)
+    media = free_udp_port()
+    capture = tmp_path / "caller.pcap"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(permissions=["microphone"], viewport={"width": 1280, "height": 900})
+            context.add_init_script(LOOPBACK_ONLY)
+            page = context.new_page()
+            page.goto(f"{running.base}/ui/agent/")
+            page.fill("#email", AGENT[0])
+            page.fill("#password", AGENT[1])
+            shot(page, "agent-login")
+            page.click("#login-form button[type=submit]")
+            expect(page.locator("#registration")).to_have_attribute("data-status", "registered", timeout=15_000)
+            page.click("#go-available")
+            expect(page.locator("#state")).to_have_attribute("data-state", "available", timeout=5_000)
+            shot(page, "agent-available")
+
+            with loopback_capture(media, capture):
+                caller = start(sipp_command(str(SCENARIO), running.sip_port, port=free_udp_port(), calls=1,
+                                            service="1800", caller=CALLER, workdir=tmp_path, timeout_s=90,
+                                            keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}) + ["-mp", str(media)],
+                               tmp_path)
+                try:
+                    # the offer shows who calls before the agent answers
+                    expect(page.locator("#incoming")).to_be_visible(timeout=20_000)
+                    expect(page.locator("#incoming-number")).to_contain_text(CALLER[1:])
+                    expect(page.locator("#state")).to_have_attribute("data-state", "on_call")
+                    if customer is not None:
+                        expect(page.locator("#pop-name")).to_have_text(customer["name"], timeout=5_000)
+                        expect(page.locator("#pop-vip")).to_have_text("gold")
+                        expect(page.locator("#pop-cases")).to_contain_text("Router keeps rebooting")
+                    else:  # no CRM in this build: the number alone, and a word that details are missing
+                        expect(page.locator("#pop-error")).to_have_text("Customer details unavailable", timeout=5_000)
+                    shot(page, "agent-incoming")
+                    page.click("#answer")
+                    expect(page.locator("#in-call")).to_be_visible(timeout=10_000)
+                    answered_at = time.time()
+                    # the caller's capture reaches the browser, the fake microphone reaches rtpengine
+                    stats = wait_for(page, STATS, 25)
+                    assert stats and stats["ok"], (stats, page.evaluate(CONNECTION))
+                    shot(page, "agent-in-call")
+                    talk_end = time.time()
+
+                    page.click("#hold")
+                    expect(page.locator("#held")).to_be_visible(timeout=10_000)
+                    expect(page.locator("#hold")).to_have_attribute("aria-pressed", "true")
+                    shot(page, "agent-on-hold")
+                    page.click("#hold")
+                    expect(page.locator("#held")).to_be_hidden(timeout=10_000)
+
+                    page.click("#hangup")
+                    expect(page.locator("#wrapup")).to_be_visible(timeout=10_000)
+                    expect(page.locator("#state")).to_have_attribute("data-state", "wrap_up")
+                    rc, count, out = finish(caller, timeout=30)
+                finally:
+                    if caller.poll() is None:
+                        caller.kill()
+            assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+
+            page.select_option("#disposition", "resolved")
+            page.fill("#notes", "Explained the reboot schedule")
+            shot(page, "agent-wrap-up")
+            page.click("#wrapup-form button[type=submit]")
+            expect(page.locator("#wrapup")).to_be_hidden(timeout=10_000)
+            expect(page.locator("#history li").first).to_contain_text("Resolved")
+            expect(page.locator("#state")).to_have_attribute("data-state", "available", timeout=10_000)
+            shot(page, "agent-after-call")
+            # wrap-up done: the agent is free for the next call (no task left, available)
+            state = agent_state(sales_line)
+            assert (state["activity"], state["tasks"]) == ("available", []), state
+        finally:
+            browser.close()
+
+    # the browser's audio reached the caller's RTP port once the agent had answered (no more music then)
+    talking = [t for t, _ in rtp_packets(capture) if answered_at + 1.0 <= t <= talk_end]
+    assert len(talking) >= 50, len(talking)
+    # the browser closed: its WebSocket went, so did its registration, and the agent is offline
+    assert wait_until(lambda: agent_state(sales_line)["activity"] == "offline", timeout=10)

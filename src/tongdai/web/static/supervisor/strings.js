@@ -1,0 +1,73 @@
+// The wallboard's words in English, Vietnamese and Chinese. `t(key, vars)` fills {name} slots.
+const STRINGS = {
+  en: {
+    title: 'Supervisor wallboard', language: 'Language', email: 'E-mail', password: 'Password', log_in: 'Log in',
+    log_out: 'Log out', login_failed: 'Log-in failed: {error}', not_allowed: 'Only supervisors and administrators see the wallboard.',
+    skip_link: 'Skip to the queues', live: 'Live', reconnecting: 'Reconnecting…', alerts: 'Alerts',
+    queues: 'Queues', queue: 'Queue', waiting: 'Waiting', longest_wait: 'Longest wait', service_level: 'Service level today',
+    asa: 'Average speed of answer', answered: 'Answered', abandoned: 'Abandoned', agents_by_state: 'Agents',
+    agents: 'Agents', agent: 'Agent', state: 'State', in_state: 'Time in state', current_call: 'Current call',
+    actions: 'Actions', target: 'target {pct} %', none: '—',
+    available: 'Available', not_ready: 'Not ready', offline: 'Offline', talking: 'Talking', ringing: 'Ringing', wrap_up: 'Wrap-up',
+    set_state: 'Set state', change_state: 'Change state of {name}', apply: 'Apply', edit_skills: 'Skills and queues',
+    skills: 'Skills (level 1-10, empty: none)', save: 'Save', cancel: 'Cancel', skills_of: 'Skills and queues of {name}',
+    listen: 'Listen', whisper: 'Whisper', barge: 'Barge',
+    monitor_note: 'Listen, whisper and barge need call control and are not available yet.',
+    alert_service_level: '{queue}: service level {sl} % is below the target of {target} %',
+    alert_waiting: '{queue}: a caller has waited longer than {threshold} s',
+    call_from: '{caller} in {queue}', failed: 'Failed: {error}',
+  },
+  vi: {
+    title: 'Bảng giám sát', language: 'Ngôn ngữ', email: 'E-mail', password: 'Mật khẩu', log_in: 'Đăng nhập',
+    log_out: 'Đăng xuất', login_failed: 'Đăng nhập thất bại: {error}', not_allowed: 'Chỉ giám sát viên và quản trị viên xem được bảng giám sát.',
+    skip_link: 'Tới bảng hàng đợi', live: 'Trực tiếp', reconnecting: 'Đang kết nối lại…', alerts: 'Cảnh báo',
+    queues: 'Hàng đợi', queue: 'Hàng đợi', waiting: 'Đang chờ', longest_wait: 'Chờ lâu nhất', service_level: 'Mức phục vụ hôm nay',
+    asa: 'Thời gian trả lời trung bình', answered: 'Đã trả lời', abandoned: 'Bỏ cuộc', agents_by_state: 'Điện thoại viên',
+    agents: 'Điện thoại viên', agent: 'Điện thoại viên', state: 'Trạng thái', in_state: 'Thời gian ở trạng thái', current_call: 'Cuộc gọi hiện tại',
+    actions: 'Thao tác', target: 'mục tiêu {pct} %', none: '—',
+    available: 'Sẵn sàng', not_ready: 'Chưa sẵn sàng', offline: 'Ngoại tuyến', talking: 'Đang nói chuyện', ringing: 'Đang đổ chuông', wrap_up: 'Hoàn tất cuộc gọi',
+    set_state: 'Đặt trạng thái', change_state: 'Đổi trạng thái của {name}', apply: 'Áp dụng', edit_skills: 'Kỹ năng và hàng đợi',
+    skills: 'Kỹ năng (mức 1-10, để trống: không có)', save: 'Lưu', cancel: 'Hủy', skills_of: 'Kỹ năng và hàng đợi của {name}',
+    listen: 'Nghe', whisper: 'Nhắc', barge: 'Tham gia',
+    monitor_note: 'Nghe, nhắc và tham gia cần điều khiển cuộc gọi và chưa có.',
+    alert_service_level: '{queue}: mức phục vụ {sl} % thấp hơn mục tiêu {target} %',
+    alert_waiting: '{queue}: một khách hàng đã chờ quá {threshold} giây',
+    call_from: '{caller} trong {queue}', failed: 'Lỗi: {error}',
+  },
+  zh: {
+    title: '班长监控大屏', language: '语言', email: '电子邮件', password: '密码', log_in: '登录',
+    log_out: '退出', login_failed: '登录失败：{error}', not_allowed: '只有班长和管理员可以查看监控大屏。',
+    skip_link: '跳到队列', live: '实时', reconnecting: '正在重新连接…', alerts: '告警',
+    queues: '队列', queue: '队列', waiting: '排队中', longest_wait: '最长等待', service_level: '今日服务水平',
+    asa: '平均应答速度', answered: '已接听', abandoned: '放弃', agents_by_state: '坐席',
+    agents: '坐席', agent: '坐席', state: '状态', in_state: '状态持续时间', current_call: '当前通话',
+    actions: '操作', target: '目标 {pct} %', none: '—',
+    available: '空闲', not_ready: '未就绪', offline: '离线', talking: '通话中', ringing: '振铃中', wrap_up: '话后处理',
+    set_state: '设置状态', change_state: '更改 {name} 的状态', apply: '应用', edit_skills: '技能和队列',
+    skills: '技能（等级 1-10，留空：无）', save: '保存', cancel: '取消', skills_of: '{name} 的技能和队列',
+    listen: '监听', whisper: '耳语', barge: '强插',
+    monitor_note: '监听、耳语和强插需要通话控制，暂不可用。',
+    alert_service_level: '{queue}：服务水平 {sl} % 低于目标 {target} %',
+    alert_waiting: '{queue}：有来电等待超过 {threshold} 秒',
+    call_from: '{caller}，队列 {queue}', failed: '失败：{error}',
+  },
+};
+
+export const LANGUAGES = { en: 'English', vi: 'Tiếng Việt', zh: '中文' };
+const KEY = 'tongdai.lang';
+let lang = localStorage.getItem(KEY) || (navigator.language || 'en').slice(0, 2);
+if (!STRINGS[lang]) lang = 'en';
+
+export function language() { return lang; }
+
+export function setLanguage(code) {
+  lang = STRINGS[code] ? code : 'en';
+  localStorage.setItem(KEY, lang);
+  document.documentElement.lang = lang;
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+}
+
+export function t(key, vars = {}) {
+  const text = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ''));
+}

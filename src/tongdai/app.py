@@ -129,6 +129,15 @@ def _routing(app: App) -> Any:
     return svc
 
 
+def _wallboard(app: App) -> Any:
+    """The supervisors' wallboard, fed by the bus and the routing engines."""
+    from tongdai.wallboard.service import WallboardService
+
+    svc = WallboardService(app.db, app.bus, _routing(app))
+    app.http.state.wallboard = svc
+    return svc
+
+
 def _inbound_calls(app: App, media: Any) -> Any:
     """The factory of the contact centre's inbound calls (built on the B2BUA when SIP is up)."""
     from tongdai.calls.inbound import InboundCalls, default_music
@@ -222,6 +231,7 @@ def build_app(settings: Settings) -> App:
     media = RtpengineService(settings.media, data_dir=settings.data_dir, bus=app.bus)
     app.services.append(media)
     app.services.append(_routing(app))  # tenants with live stored tasks are rebuilt at start
+    app.services.append(_wallboard(app))  # after routing: its boards start from the engines' state
     if settings.sip.enabled:
         from tongdai.sip.service import SipService
 

@@ -205,6 +205,15 @@ def test_given_agent_in_browser_when_customer_calls_then_it_rings_answers_talks_
             # wrap-up done: the agent is free for the next call (no task left, available)
             state = agent_state(sales_line)
             assert (state["activity"], state["tasks"]) == ("available", []), state
+            if customer is not None:  # the call is in the customer's timeline with the agent's disposition
+                def timeline() -> list[dict]:
+                    return sales_line.get(f"/api/v1/customers/{customer['id']}/timeline").json()["items"]
+
+                assert wait_until(lambda: any(i["disposition"] == "resolved" for i in timeline()), timeout=10), \
+                    timeline()
+                call = next(i for i in timeline() if i["disposition"] == "resolved")
+                assert call["agent"] == "1001" and call["queue"] == "sales" and call["notes"] == \
+                    "Explained the reboot schedule"
         finally:
             browser.close()
 

@@ -90,7 +90,7 @@ async function devices() {
 }
 
 function incoming(info) {
-  desk.call = { number: info.number, started: Date.now(), answered: 0, incoming: true };
+  desk.call = { number: info.number, started: Date.now(), answered: 0, incoming: true, customerId: '' };
   $('incoming-number').textContent = info.number;
   show('incoming', true);
   show('in-call', false);
@@ -167,6 +167,7 @@ async function screenPop(number) {
     const found = await api(`/customers/lookup?phone=${encodeURIComponent(number)}`);
     const who = found.customer || found.external;
     if (who) $('pop-name').textContent = who.name;
+    if (desk.call && found.customer) desk.call.customerId = found.customer.id;
     $('pop-vip').textContent = found.vip_tier || '';
     $('pop-vip').className = found.vip_tier ? 'vip' : '';
     listItems('pop-cases', (found.open_cases || []).map((c) => `${c.subject} (${c.status}, ${c.priority})`));
@@ -196,7 +197,7 @@ async function finishWrapUp(event) {
     try {
       await api('/routing/tasks/wrap-up-done', { method: 'POST', body: { task_id: taskId } });
     } catch (err) { if (err.status !== 409) message(String(err.message)); } // 409: its wrap-up time already ended
-    await recordDisposition(taskId, disposition, notes);
+    if (call.customerId) await recordDisposition(call.customerId, taskId, disposition, notes);
   }
   addHistory(call, $('disposition').selectedOptions[0]?.textContent || disposition);
   desk.wrapping = null;
@@ -205,15 +206,21 @@ async function finishWrapUp(event) {
   await refreshState();
 }
 
-/** The disposition and notes go on the call's interaction in the CRM (when the CRM answers). */
-async function recordDisposition(callId, disposition, notes) {
-  try {
-    const page = await api(`/interactions?call_id=${encodeURIComponent(callId)}`);
-    const items = Array.isArray(page) ? page : page.items || [];
-    for (const item of items) {
-      await api(`/interactions/${item.id}`, { method: 'PATCH', body: { disposition, notes: notes || undefined } });
-    }
-  } catch { /* no CRM yet: the disposition stays in the agent's own history */ }
+/** The disposition and notes go on the call's interaction in the customer's timeline (the CRM writes
+ *  it when the call ends: looked for a few times). Without a CRM they stay in the agent's own history. */
+async function recordDisposition(customerId, callId, disposition, notes) {
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    try {
+      const page = await api(`/customers/${encodeURIComponent(customerId)}/timeline?limit=20`);
+      const item = (page.items || []).find((i) => i.call_id === callId);
+      if (item) {
+        await api(`/interactions/${item.id}`, { method: 'PATCH', body: { disposition, notes: notes || undefined } });
+        return true;
+      }
+    } catch { return false; }
+    await new Promise((done) => setTimeout(done, 400));
+  }
+  return false;
 }
 
 function addHistory(call, disposition) {

@@ -8,6 +8,7 @@ import email
 import email.policy
 import json
 import os
+import threading
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -221,3 +222,24 @@ def test_without_bcc_drops_the_field_and_its_folded_lines_only():
     raw = (b"To: a@example.test\r\nBcc: hidden@example.test,\r\n  other@example.test\r\nSubject: hi\r\n"
            b"\r\nBcc: this is the body\r\n")
     assert without_bcc(raw) == b"To: a@example.test\r\nSubject: hi\r\n\r\nBcc: this is the body\r\n"
+
+
+async def test_given_put_from_another_thread_then_the_sender_wakes_at_once(tmp_path):
+    sent = asyncio.Event()
+
+    class Signalling(FakeTransport):
+        async def send(self, message: bytes, *, sender: str, recipients: list[str]) -> None:
+            await super().send(message, sender=sender, recipients=recipients)
+            sent.set()
+
+    outbox, transport = Outbox(tmp_path), Signalling()
+    svc = MailService(outbox, transport, sender="tongdai@example.test", max_wait_s=60)
+    await svc.start()
+    try:
+        await asyncio.sleep(0.05)  # the sender is asleep (nothing queued) for up to a minute
+        threading.Thread(target=outbox.put, args=(message(),)).start()  # as Voicemails.send does, off the loop
+        # nothing else wakes the loop: only put's wake-up can get the message sent within the second
+        await asyncio.wait_for(sent.wait(), 1.0)
+    finally:
+        await svc.stop()
+    assert len(transport.accepted) == 1

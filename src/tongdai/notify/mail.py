@@ -300,6 +300,7 @@ class MailService:
         self.keep_sent, self.clock, self.max_wait_s = keep_sent, clock, max_wait_s
         self.metrics = MailMetrics(registry) if registry is not None else None
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         outbox.on_put.append(self.wake)
 
@@ -319,7 +320,8 @@ class MailService:
         if self.transport is None:
             log.warning("mail.smtp_host is empty: mail is spooled in %s but not sent", self.outbox.root)
         await asyncio.to_thread(self._due_now)
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run())
 
     async def stop(self) -> None:
         """Stop sending; whatever is queued stays on disk for the next start."""
@@ -328,14 +330,16 @@ class MailService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._loop = None
 
     def ready(self) -> bool:
         """Whether the sender runs (an unreachable SMTP server does not make tongdai unready)."""
         return self._task is not None and not self._task.done()
 
     def wake(self) -> None:
-        """Look at the outbox now (a message was put)."""
-        self._wake.set()
+        """Look at the outbox now (a message was put); safe from any thread (put runs in worker threads)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     def _due_now(self) -> None:
         """A restart is a fresh chance: every queued message is due now, its attempt count kept."""

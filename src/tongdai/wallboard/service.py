@@ -84,6 +84,10 @@ class WallboardService:
         self._scheduled: set[str] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._history: set[str] = set()
+        self._flushes: dict[str, int] = {}
+        self._snapshots: dict[str, tuple[int, str]] = {}
+        """Per tenant: (flush count, snapshot JSON without its first key): screens resyncing between the same
+        two flushes share one snapshot instead of each costing a full one."""
         for cls in FOLLOWED:
             bus.subscribe(cls, self._on_event)
         bus.subscribe(DirectoryChanged, self._directory_changed)
@@ -204,6 +208,7 @@ class WallboardService:
     def _flush(self, tenant_id: str) -> None:
         self._scheduled.discard(tenant_id)
         self._last_flush[tenant_id] = asyncio.get_running_loop().time()
+        self._flushes[tenant_id] = self._flushes.get(tenant_id, 0) + 1
         b = self.boards.get(tenant_id)
         delta = b.take_delta(self.clock()) if b is not None else None
         if delta is None:
@@ -216,10 +221,13 @@ class WallboardService:
             c.offer(wire, delta["first_change_at"])
 
     def snapshot_wire(self, tenant_id: str, oldest_change: float | None = None) -> str:
-        """The full picture as one JSON frame."""
-        snap = self.boards[tenant_id].snapshot(self.clock())
-        snap["first_change_at"] = oldest_change
-        return json.dumps(snap, ensure_ascii=False, separators=(",", ":"))
+        """The full picture as one JSON frame (`first_change_at` first: the oldest change it catches up on)."""
+        count = self._flushes.get(tenant_id, 0)
+        cached = self._snapshots.get(tenant_id)
+        if cached is None or cached[0] != count:
+            snap = self.boards[tenant_id].snapshot(self.clock())
+            cached = self._snapshots[tenant_id] = (count, json.dumps(snap, ensure_ascii=False, separators=(",", ":"))[1:])
+        return f'{{"first_change_at":{json.dumps(oldest_change)},{cached[1]}'
 
     async def _tick_forever(self) -> None:
         """Once a second: day roll-over and waits crossing thresholds (alerts that no event causes)."""

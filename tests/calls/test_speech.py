@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import re
+import signal
 import socket
 import struct
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,5 +227,35 @@ async def test_given_a_word_the_dictionary_lacks_then_listen_raises_and_removes_
         assert c.id not in tongdai.speech.listening and tongdai.speech.decoded == 0
     finally:
         await caller.hang_up(server)
+        await caller.stack.stop()
+        caller.rtp.close()
+
+
+async def test_given_a_worker_process_dies_then_that_answer_fails_and_the_next_one_gets_a_new_pool():
+    service = SpeechRecognition(workers=1)
+    await service.start()
+    try:
+        worker = await service._run(os.getpid)
+        assert worker != os.getpid()
+        os.kill(worker, signal.SIGKILL)
+        with pytest.raises(BrokenProcessPool):
+            await service._run(time.sleep, 5)
+        assert await service._run(os.getpid) not in (worker, os.getpid())
+    finally:
+        await service.stop()
+
+
+async def test_given_caller_hangs_up_while_listened_to_then_listen_gives_none_soon(tongdai):
+    server = ("127.0.0.1", tongdai.sip_port)
+    caller = await call(server)
+    try:
+        c, leg = await answered(tongdai)
+        listening = asyncio.create_task(tongdai.speech.listen(c, leg, words=MENU, language="en", timeout_s=30.0))
+        await forked(tongdai, c.id)
+        started = time.monotonic()
+        await caller.hang_up(server)
+        assert await asyncio.wait_for(listening, 10) is None
+        assert time.monotonic() - started < 2.0 and c.id not in tongdai.speech.listening
+    finally:
         await caller.stack.stop()
         caller.rtp.close()

@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import ParamSpec, TypeVar
 
 import numpy as np
@@ -56,7 +57,10 @@ class SpeechRecognition:
     async def start(self) -> None:
         """Make the pool; its processes start (spawned, not forked from a running event loop) when
         the first caller is listened to."""
-        self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        self._executor = self._pool()
+
+    def _pool(self) -> Executor:
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     async def stop(self) -> None:
         """Stop the decoding processes (a decode in progress finishes first)."""
@@ -108,7 +112,16 @@ class SpeechRecognition:
         if self._executor is None:
             raise RuntimeError("speech recognition is not started")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        executor = self._executor
+        try:
+            return await loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs))
+        except BrokenProcessPool:
+            # a worker died (killed, out of memory): this answer is lost, the next caller gets a new pool
+            log.error("a speech worker process died; the pool is replaced")
+            if self._executor is executor:
+                self._executor = self._pool()
+                executor.shutdown(wait=False, cancel_futures=True)
+            raise
 
     async def _fork(self, call: Call, leg: Leg) -> RtpLeg | None:
         """A receive-only RTP leg fed with the caller's media by an rtpengine fork; None (logged) when

@@ -263,5 +263,7 @@ def to_mono(path: Path) -> tuple[float, float]:
     meta.update({"kind": "voicemail", "channels": ["caller"], "duration": round(seconds, 3),
                  "sound_seconds": round(sound, 3), "format": "wav/pcm_s16le",
                  "audio_sha256": hashlib.sha256(mono).hexdigest()})
-    sidecar.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    tmp_meta = sidecar.with_name(sidecar.name + ".tmp")
+    tmp_meta.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp_meta, sidecar)
     return seconds, sound

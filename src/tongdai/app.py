@@ -153,7 +153,11 @@ def _inbound_calls(app: App, media: Any) -> Any:
 
     def build(b2bua: Any) -> Any:
         inbound = InboundCalls(b2bua, _routing(app), app.db, app.bus, music=music,
-                               available_on_register=app.settings.routing.available_on_register, prompts=prompts)
+                               available_on_register=app.settings.routing.available_on_register, prompts=prompts,
+                               speech=lambda: getattr(app, "speech", None),
+                               voicemails=lambda: getattr(app, "voicemails", None),
+                               interactions=getattr(app.http.state, "interactions", None),
+                               announce_every_s=app.settings.routing.announce_every_s)
         inbound.on_answered.append(recordings.answered)
         b2bua.on_call_end.append(recordings.call_ended)
         app.recordings = recordings  # type: ignore[attr-defined]
@@ -173,17 +177,6 @@ def _recordings(app: App) -> Any:
     app.services.append(dsp)
     root = recordings_root(app.settings.data_dir, app.settings.media.recordings_dir)
     return CallRecordings(dsp, LocalRecordingStorage(root), app.db)
-
-
-def _crm(app: App) -> Any:
-    """The CRM: an interaction per call in the timeline, and the outside CRM the screen pop asks."""
-    from tongdai.crm.interactions import InteractionRecorder
-    from tongdai.crm.lookup import outside_crm
-
-    app.http.state.outside_crm = outside_crm(app.settings.crm)
-    recorder = InteractionRecorder(app.db, app.bus)
-    app.http.state.interactions = recorder  # the call flow hands it a call's IVR path: recorder.remember(...)
-    return recorder
 
 
 def _mail(app: App) -> Any:
@@ -207,6 +200,17 @@ def _voicemails(app: App, dsp: Any) -> Any:
     root = recordings_root(app.settings.data_dir, app.settings.media.recordings_dir) / "voicemail"
     return Voicemails(dsp, root, app.outbox, db=app.db, bus=app.bus,  # type: ignore[attr-defined]
                       sender=app.settings.mail.sender)
+
+
+def _crm(app: App) -> Any:
+    """The CRM: an interaction per call in the timeline, and the outside CRM the screen pop asks."""
+    from tongdai.crm.interactions import InteractionRecorder
+    from tongdai.crm.lookup import outside_crm
+
+    app.http.state.outside_crm = outside_crm(app.settings.crm)
+    recorder = InteractionRecorder(app.db, app.bus)
+    app.http.state.interactions = recorder  # the call flow hands it a call's IVR path: recorder.remember(...)
+    return recorder
 
 
 def _speech(app: App) -> Any:

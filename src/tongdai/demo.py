@@ -13,8 +13,8 @@ from tongdai.directory.models import Agent, Calendar, Number, Queue, ReasonCode,
 from tongdai.iam import service as iam
 from tongdai.iam.models import Tenant
 from tongdai.iam.roles import Role
-from tongdai.ivr.flow import builtin
 from tongdai.ivr.models import CallFlowVersion
+from tongdai.ivr.validate import builtin, document
 
 # Demo log-ins: fixed and printed so a newcomer can try tongdai at once. Change them on a real system.
 PROVIDER_LOGIN = ("operator@tongdai.example", "operator-demo-2026")
@@ -106,7 +106,7 @@ async def load(db: AsyncSession) -> Tenant:
     if main_flow is None:
         raise RuntimeError("the demo call flow is missing from the package")
     db.add(CallFlowVersion(tenant_id=t, name="demo", version=1, status="active",
-                           document=main_flow.model_dump(mode="json"), created_by=admin.id))
+                           document=document(main_flow), created_by=admin.id))
     db.add(Number(tenant_id=t, e164="9196", description="Echo test", flow="echo"))
     for kind, code, label, productive in [
         ("not_ready", "break", "Break", False), ("not_ready", "lunch", "Lunch", False),

@@ -13,7 +13,7 @@ from tests.calls.test_b2bua_sipp import finish, start
 from tests.calls.test_inbound_queue import Admin
 from tests.calls.test_ivr_flow import CAPTURES
 from tests.conftest import wait_until
-from tongdai.ivr.flow import FLOWS
+from tongdai.ivr.validate import FLOWS
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,10 @@ def test_given_uploads_then_invalid_refused_with_node_errors_and_versions_kept(r
     assert r.status_code == 422 and r.json()["error_id"] == "flow_invalid"
     assert r.json()["details"]["problems"] == ["nodes.menu.choices.1: unknown target 'salse'"]
     checked = admin.post("/api/v1/call-flows/validate", {"document": bad})
-    assert checked == {"valid": False, "problems": ["nodes.menu.choices.1: unknown target 'salse'"]}
+    assert checked == {"valid": False, "problems": ["nodes.menu.choices.1: unknown target 'salse'"], "warnings": []}
+    spare_node = (FLOWS / "demo.yaml").read_text() + "  unused:\n    type: hangup\n"
+    checked = admin.post("/api/v1/call-flows/validate", {"document": spare_node})
+    assert checked["valid"] and any("unused" in w for w in checked["warnings"]), checked  # kept, but said
     first = admin.post("/api/v1/call-flows", {"document": (FLOWS / "demo.yaml").read_text().replace("name: demo",
                                                                                                      "name: spare")})
     second = admin.post("/api/v1/call-flows", {"document": {**first["document"]}})

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tongdai import demo
-from tongdai.ivr.flow import FLOWS
 from tongdai.ivr.models import CallFlowVersion
+from tongdai.ivr.validate import FLOWS
 
 DEMO_YAML = (FLOWS / "demo.yaml").read_text()
 
@@ -31,9 +31,9 @@ async def test_invalid_upload_is_422_with_errors_at_node_and_nothing_stored(api)
     assert r.status_code == 422 and r.json()["error_id"] == "flow_invalid"
     assert r.json()["details"]["problems"] == ["nodes.menu.choices.1: unknown target 'salse'"]
     r = await api.client.post("/api/v1/call-flows/validate", headers=h, json={"document": bad})
-    assert r.json() == {"valid": False, "problems": ["nodes.menu.choices.1: unknown target 'salse'"]}
+    assert r.json() == {"valid": False, "problems": ["nodes.menu.choices.1: unknown target 'salse'"], "warnings": []}
     r = await api.client.post("/api/v1/call-flows/validate", headers=h, json={"document": DEMO_YAML})
-    assert r.json() == {"valid": True, "problems": []}
+    assert r.json() == {"valid": True, "problems": [], "warnings": []}
     assert (await api.client.get("/api/v1/call-flows", headers=h)).json()["total"] == 1
 
 

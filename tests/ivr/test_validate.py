@@ -182,6 +182,6 @@ def test_json_schema_export_covers_every_node_type_and_accepts_the_demo():
 
 
 def test_documents_of_the_first_flow_format_are_accepted_by_the_full_model():
-    from tongdai.ivr.flow import FLOWS
+    from tongdai.ivr.validate import FLOWS
     flow = load((FLOWS / "demo.yaml").read_text())
     assert isinstance(flow, Flow) and flow.nodes["menu"].choices["1"] == "sales"

@@ -22,7 +22,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
+import httpx
 import numpy as np
 from sqlalchemy import select
 
@@ -32,24 +35,13 @@ from tongdai.calls.models import QueueLogEntry
 from tongdai.core.db import Database
 from tongdai.core.errors import TongdaiError
 from tongdai.core.events import EventBus
+from tongdai.crm.service import match_caller
 from tongdai.directory.hours import is_open
 from tongdai.directory.models import Calendar as DirCalendar
+from tongdai.directory.models import Queue as DirQueue
 from tongdai.iam.models import Tenant
-from tongdai.ivr.flow import Flow
-from tongdai.ivr.interpreter import (
-    Action,
-    CheckHours,
-    Digit,
-    Event,
-    FlowRun,
-    HoursChecked,
-    PlayFinished,
-    Say,
-    StopSaying,
-    TransferTo,
-)
-from tongdai.ivr.interpreter import Enqueue as EnqueueAction
-from tongdai.ivr.interpreter import Hangup as IvrHangup
+from tongdai.ivr import flowrun as fr
+from tongdai.ivr.model import Flow
 from tongdai.media.engine_events import RtpengineDigit
 from tongdai.media.prompts import PromptLibrary
 from tongdai.routing.events import ReservationTimedOut, TaskLeftQueue, TaskReserved
@@ -63,6 +55,18 @@ from tongdai.sip.stack import Address
 log = logging.getLogger(__name__)
 #: How long music files repeat (rtpengine's repeat count): the caller hears it until an agent answers.
 MOH_REPEAT = 1000
+#: a queue's handle time before it has answered any call (expected-wait announcements)
+DEFAULT_HANDLE_S = 180.0
+#: the handle times kept per queue for the expected wait
+HANDLE_TIMES_KEPT = 20
+#: what a caller who chose a callback hears before the call ends
+CALLBACK_CONFIRM = {
+    "vi": "Cảm ơn quý khách. Chúng tôi sẽ gọi lại theo đúng thứ tự của quý khách.",
+    "en": "Thank you. We will call you back, keeping your place in line.",
+    "zh": "谢谢。我们会按您的排队顺序给您回电。",
+}
+#: what the agent hears when a callback reaches them, before the customer is dialled
+CALLBACK_WHISPER = "Callback. Calling the customer now."
 
 
 @dataclass(eq=False)
@@ -81,6 +85,24 @@ class Waiting:
     variables: dict[str, str] = field(default_factory=dict)  # what the call flow collected
     priority: int = 0
     ivr_path: list[str] = field(default_factory=list)
+    run: fr.FlowRun | None = None  # the call flow the caller is in
+    announcer: asyncio.Task[None] | None = None  # position, expected wait and callback offers
+    speaking: int = 0  # prompts started (a PlayFinished counts only for the latest)
+    customer: dict[str, object] | None = None  # the customer the calling number belongs to
+
+
+@dataclass(eq=False)
+class Callback:
+    """A caller who chose to be called back: a task in the queue that kept their place."""
+
+    task_id: str
+    tenant_id: str
+    queue: str
+    number: str  # whom to call
+    line: str  # the number they had dialled
+    entered: float
+    call: Call | None = None
+    agent: str = ""
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
@@ -116,10 +138,17 @@ class InboundCalls:
 
     def __init__(self, b2bua: B2bua, routing: RoutingService, db: Database, bus: EventBus, *,
                  music: Callable[[], str | None] = lambda: None, available_on_register: bool = False,
-                 prompts: PromptLibrary | None = None) -> None:
+                 prompts: PromptLibrary | None = None, speech: Callable[[], Any] | None = None,
+                 voicemails: Callable[[], Any] | None = None, interactions: Any = None,
+                 announce_every_s: float = 30.0) -> None:
         self.b2bua, self.routing, self.db = b2bua, routing, db
         self.prompts = prompts  # text to speech for call flows (None: flows cannot speak, numbers go to queues)
-        self.flows: dict[str, asyncio.Queue[Event]] = {}  # call id -> what its running flow hears
+        self.flows: dict[str, asyncio.Queue[fr.Event]] = {}  # call id -> what its running flow hears
+        self.speech, self.voicemails = speech, voicemails  # found when first needed (built after this)
+        self.interactions = interactions  # the CRM's recorder: a call's IVR path and collected digits
+        self.announce_every_s = announce_every_s  # place in line and expected wait, while waiting
+        self.callbacks: dict[str, Callback] = {}  # task id -> callback waiting or being placed
+        self._handle_times: dict[tuple[str, str], list[float]] = {}
         self.music = music  # the file played to waiting callers (None: silence)
         self.waiting: dict[str, Waiting] = {}  # task id (= call id) -> caller
         #: called (awaited) once caller and agent are joined: recording by the queue's policy, screen pop...
@@ -188,100 +217,305 @@ class InboundCalls:
             self.b2bua.refuse(invite, leg, 503)
             return
         self.b2bua.accept(invite, leg, sdp)
-        caller_e164 = e164(call.caller, await self._region(w.tenant_id))
-        if caller_e164:  # routing and the agent's screen see the caller in one form, whatever was dialled
-            w.variables["caller_e164"] = caller_e164
+        await self._identify(w)
         speaks = flow is not None and call.anchor is not PASSTHROUGH and self.prompts is not None
-        if speaks and not await self._run_flow(w, flow):  # type: ignore[arg-type]
-            return  # the flow ended the call or sent it elsewhere
+        if speaks:
+            await self._run_flow(w, flow)  # type: ignore[arg-type]
+            return
         if not w.queue:
             await self.b2bua.hang_up(leg)
             return
-        call.queue = w.queue
+        await self._enqueue(w, w.queue, w.priority, {})
+
+    async def _identify(self, w: Waiting) -> None:
+        """The caller's number in E.164 and the customer it belongs to, before any routing: the flow's
+        conditions, the queue's routing (VIP, language) and the agent's screen see them."""
+        caller_e164 = e164(w.call.caller, await self._region(w.tenant_id))
+        if not caller_e164:
+            return
+        w.variables["caller_e164"] = caller_e164
+        try:
+            found = await match_caller(self.db, w.tenant_id, caller_e164)
+        except Exception:  # no customer match is better than no call
+            log.exception("caller match failed", extra={"call_id": w.call.id})
+            return
+        if found is not None:
+            w.customer = {"id": found.customer_id, "name": found.name, "vip_tier": found.vip_tier,
+                          "language": found.language, "open_cases": found.open_cases}
+            w.variables.update({"customer_id": found.customer_id, "customer_name": found.name,
+                                "vip": "true" if found.vip_tier else "false", "vip_tier": found.vip_tier})
+            if found.language:
+                w.variables["customer_language"] = found.language
+
+    async def _enqueue(self, w: Waiting, queue: str, priority: int, variables: dict[str, str]) -> None:
+        """Put the caller in `queue` with music; the routing engine's offers ring agents from here."""
+        call = w.call
+        w.queue, w.priority = queue, priority
+        w.variables.update(variables)
+        call.queue = queue
+        w.entered = time.time()
         self.waiting[call.id] = w
         await self._play_music(w)
-        task = Task(call.id, channel="voice", attributes={"queue": w.queue, "caller": call.caller,
-                                                          "number": call.callee, **w.variables},
-                    priority=w.priority, tenant_id=w.tenant_id)
+        task = Task(call.id, channel="voice", attributes={**w.variables, "queue": queue, "caller": call.caller,
+                                                          "number": call.callee},
+                    priority=priority, tenant_id=w.tenant_id)
         await self._log(w, "entered", position=self._position(w))  # before: an offer may follow at once
         async with self.db.session() as session:
             await self.routing.submit(session, w.tenant_id, task)
 
     # --- call flows ---
-    async def _run_flow(self, w: Waiting, flow: Flow) -> bool:
-        """Run the caller through `flow`; True when it ends in a queue (w.queue set), False when the
-        flow hung up or moved the call."""
+    async def _run_flow(self, w: Waiting, flow: Flow) -> None:
+        """Run the caller through `flow` until it ends: while the caller waits in a queue the run stays
+        with them (maximum wait, callback key, announcements) until an agent answers."""
         loop = asyncio.get_running_loop()
-        events: asyncio.Queue[Event] = asyncio.Queue()
+        events: asyncio.Queue[fr.Event] = asyncio.Queue()
         self.flows[w.call.id] = events
-        run = FlowRun(flow, now=loop.time(), variables={"caller": w.call.caller, "number": w.call.callee,
-                                                        **w.variables})
+        language = w.variables.get("customer_language", "")
+        run = fr.FlowRun(flow, now=loop.time(), variables={"caller": w.call.caller, "number": w.call.callee,
+                                                           **w.variables},
+                         language=language if language in flow.languages else "")
+        w.run = run
         try:
             actions = run.start(loop.time())
             while True:
                 for action in actions:
-                    outcome = await self._carry_out(w, run, action, events)
-                    if outcome is not None:
-                        return outcome
-                if w.caller.ended:
-                    return False
-                actions = await self._next(run, events, loop)
+                    await self._carry_out(w, run, action, events)
+                if run.finished or w.caller.ended:
+                    return
+                actions = await self._next(w, run, events, loop)
+        except Exception:
+            log.exception("call flow failed", extra={"call_id": w.call.id})
+            if not w.caller.ended and not w.agent and w.call.id not in self.waiting:
+                await self.b2bua.hang_up(w.caller)
         finally:
             self.flows.pop(w.call.id, None)
             w.ivr_path = run.path
+            if w.announcer is not None:
+                w.announcer.cancel()
+            if self.interactions is not None:
+                collected = {k: str(v) for k, v in run.variables.items()
+                             if isinstance(v, str | int | float) and k not in ("caller", "number", "language")}
+                self.interactions.remember(w.call.id, ivr_path=list(run.path), collected=collected)
 
-    async def _next(self, run: FlowRun, events: asyncio.Queue[Event], loop: asyncio.AbstractEventLoop) -> list[Action]:
-        timeout = None if run.deadline is None else max(0.0, run.deadline - loop.time())
+    async def _next(self, w: Waiting, run: fr.FlowRun, events: asyncio.Queue[fr.Event],
+                    loop: asyncio.AbstractEventLoop) -> list[fr.Action]:
+        """The next event (or the run's deadline); a caller who hung up ends the wait."""
+        timeout = None if run.next_deadline is None else max(0.0, run.next_deadline - loop.time())
+        if timeout is None and w.caller.ended:
+            return []
         try:
-            event = await asyncio.wait_for(events.get(), timeout)
+            event = await asyncio.wait_for(events.get(), min(timeout, 1.0) if timeout is not None else 1.0)
         except TimeoutError:
             return run.on_timer(loop.time())
         return run.on_event(event, loop.time())
 
-    async def _carry_out(self, w: Waiting, run: FlowRun, action: Action, events: asyncio.Queue[Event]) -> bool | None:
-        """Do one action of the flow; True/False when the flow is over (see `_run_flow`)."""
+    async def _carry_out(self, w: Waiting, run: fr.FlowRun, action: fr.Action,
+                         events: asyncio.Queue[fr.Event]) -> None:
+        """Do one action of the flow; what comes of it goes back to the run as an event."""
         call, tag = w.call, w.caller.dialog.local_tag if w.caller.dialog else ""
-        if isinstance(action, Say):
-            await self._say(call, tag, action, events)
-        elif isinstance(action, StopSaying):
+        if isinstance(action, fr.Play):
+            await self._say(w, tag, action, events)
+        elif isinstance(action, fr.StopPlaying):
+            w.speaking += 1  # the PlayFinished of the stopped prompt must not count
             with contextlib.suppress(Exception):
                 await call.anchor.stop_play(call.id, tag)  # type: ignore[attr-defined]
-        elif isinstance(action, CheckHours):
-            events.put_nowait(HoursChecked(await self._open(w.tenant_id, action.calendar)))
-        elif isinstance(action, EnqueueAction):
-            w.queue, w.priority = action.queue, action.priority
-            w.variables.update(action.variables)
-            return True
-        elif isinstance(action, TransferTo):
-            dest = self.b2bua.resolve(action.target, w.tenant_id)
-            agent, _ = await self.b2bua.originate(w.caller, dest, await self.b2bua.reoffer(w.caller)) if dest \
-                else (None, None)
-            if agent is not None:
-                await self.b2bua.bridge(w.caller, agent)
-            else:
-                await self.b2bua.hang_up(w.caller)
-            return False
-        elif isinstance(action, IvrHangup):
+        elif isinstance(action, fr.Recognise):
+            self.b2bua.spawn(self._recognise(w, action, events))
+        elif isinstance(action, fr.CheckHours):
+            is_open, holiday = await self._open(w.tenant_id, action.calendar)
+            events.put_nowait(fr.BusinessHours(is_open, holiday))
+        elif isinstance(action, fr.HttpRequest):
+            self.b2bua.spawn(self._http(w, action, events))
+        elif isinstance(action, fr.Enqueue):
+            await self._enqueue(w, action.queue, action.priority, action.variables)
+            w.announcer = asyncio.get_running_loop().create_task(self._announce(w, run, action))
+        elif isinstance(action, fr.LeaveQueue):
+            await self._leave_queue(w, action.reason)
+        elif isinstance(action, fr.RequestCallback):
+            await self._callback_requested(w, action)
+        elif isinstance(action, fr.Transfer):
+            await self._transfer(w, action)
+        elif isinstance(action, fr.RecordVoicemail):
+            await self._voicemail(w, action, events)
+        elif isinstance(action, fr.Hangup):
             await self.b2bua.hang_up(w.caller)
-            return False
-        return None
 
-    async def _say(self, call: Call, tag: str, action: Say, events: asyncio.Queue[Event]) -> None:
+    async def _say(self, w: Waiting, tag: str, action: fr.Play, events: asyncio.Queue[fr.Event]) -> None:
         """Speak `action` to the caller; PlayFinished arrives when it has been heard."""
+        ms = await self._play_prompt(w, tag, action.text, action.language, action.prompt_id)
+        w.speaking += 1
+        turn = w.speaking
+
+        def heard() -> None:
+            if w.speaking == turn:  # not stopped or followed by another prompt meanwhile
+                events.put_nowait(fr.PlayFinished())
+
+        asyncio.get_running_loop().call_later(max(ms, 0) / 1000, heard)
+
+    async def _play_prompt(self, w: Waiting, tag: str, text: str, language: str, prompt_id: str = "",
+                           *, repeat: int = 1) -> int:
+        """Play text-to-speech or a recorded prompt to the caller; its length in ms (0 when it failed)."""
         assert self.prompts is not None
-        loop = asyncio.get_running_loop()
         try:
-            prompt = await self.prompts.speak(action.text, language=action.language)
-            ms = await call.anchor.play(call.id, tag, str(prompt.path))  # type: ignore[attr-defined]
+            if prompt_id:
+                path = self.prompts.info(prompt_id).path
+            else:
+                path = (await self.prompts.speak(text, language=language)).path
+            return int(await w.call.anchor.play(w.call.id, tag, str(path), repeat=repeat))  # type: ignore[attr-defined]
         except Exception as exc:  # a prompt that cannot play must not stall the flow
-            log.warning("prompt failed: %s", exc, extra={"call_id": call.id})
-            ms = 0
-        loop.call_later(max(ms, 0) / 1000, events.put_nowait, PlayFinished())
+            log.warning("prompt failed: %s", exc, extra={"call_id": w.call.id})
+            return 0
+
+    async def _recognise(self, w: Waiting, action: fr.Recognise, events: asyncio.Queue[fr.Event]) -> None:
+        """Listen for one of the menu's words; the answer (or no match) goes back to the run."""
+        speech = self.speech() if self.speech is not None else None
+        if speech is None:
+            return  # no recogniser: the menu's keys and timeout still work
+        try:
+            heard = await speech.listen(w.call, w.caller, words=action.words, language=action.language,
+                                        timeout_s=action.timeout_s)
+        except Exception:
+            log.exception("speech recognition failed", extra={"call_id": w.call.id})
+            return
+        if heard is None:
+            events.put_nowait(fr.SpeechNoMatch())
+        else:
+            events.put_nowait(fr.SpeechRecognised(heard[0], heard[1]))
+
+    async def _http(self, w: Waiting, action: fr.HttpRequest, events: asyncio.Queue[fr.Event]) -> None:
+        """Ask the outside system; the run has its own deadline, so a late answer is ignored there."""
+        try:
+            async with httpx.AsyncClient(timeout=action.timeout_s, follow_redirects=False) as client:
+                r = await client.request(action.method, action.url, headers=dict(action.headers),
+                                         json=action.body if action.method == "POST" else None)
+            try:
+                data = r.json()
+            except ValueError:
+                data = r.text
+            events.put_nowait(fr.HttpResult(r.status_code, data))
+        except Exception as exc:
+            log.info("call flow HTTP request failed: %s", exc, extra={"call_id": w.call.id})
+            events.put_nowait(fr.HttpFailed(type(exc).__name__))
+
+    async def _announce(self, w: Waiting, run: fr.FlowRun, action: fr.Enqueue) -> None:
+        """While the caller waits: every `announce_every_s` their place in line and the expected wait,
+        and the callback offer at its own pace; music resumes after each message."""
+        tag = w.caller.dialog.local_tag if w.caller.dialog else ""
+        every = self.announce_every_s
+        offer = action.callback
+        next_position = time.monotonic() + every
+        next_offer = time.monotonic() + (offer.every_s if offer is not None else 0.0)
+        if offer is not None:
+            next_offer = time.monotonic() + min(offer.every_s, 5.0)  # the first offer comes early
+        while not w.done and not w.agent and not w.caller.ended:
+            now = time.monotonic()
+            due = min(next_position, next_offer if offer is not None else next_position)
+            if now < due:
+                await asyncio.sleep(min(due - now, 1.0))
+                continue
+            parts: list[str] = []
+            if now >= next_position:
+                parts.append(self._position_text(w, run.language))
+                next_position = now + every
+            if offer is not None and now >= next_offer:
+                parts.append(run.text(offer.prompt))
+                next_offer = now + offer.every_s
+            text = " ".join(p for p in parts if p)
+            if text and not w.agent and w.ringing is None:
+                ms = await self._play_prompt(w, tag, text, run.language)
+                await asyncio.sleep(ms / 1000)
+                if not w.done and not w.agent and w.ringing is None:
+                    await self._play_music(w)
+
+    def _position_text(self, w: Waiting, language: str) -> str:
+        """"You are number 2 in line; your expected wait is about 3 minutes" in the caller's language."""
+        position = self._position(w)
+        minutes = max(1, round(self.expected_wait_s(w.tenant_id, w.queue, position) / 60))
+        texts = {
+            "vi": f"Quý khách đang ở vị trí số {position}. Thời gian chờ dự kiến khoảng {minutes} phút.",
+            "zh": f"您现在排在第{position}位。预计等待时间约{minutes}分钟。",
+            "en": f"You are number {position} in line. Your expected wait is about {minutes} "
+                  f"minute{'s' if minutes != 1 else ''}.",
+        }
+        return texts.get(language, texts["en"])
+
+    def expected_wait_s(self, tenant_id: str, queue: str, position: int) -> float:
+        """Expected wait of the caller at `position`: the queue's recent handle time shared by the agents
+        who can answer now (not offline), times the callers ahead and this one."""
+        handle = self._handle_times.get((tenant_id, queue))
+        average = sum(handle) / len(handle) if handle else DEFAULT_HANDLE_S
+        engine = self.routing.engines.get(tenant_id)
+        agents = 0
+        if engine is not None:
+            agents = sum(1 for wk in engine.workers.values() if wk.activity is not Activity.OFFLINE)
+        return position * average / max(1, agents)
+
+    async def _leave_queue(self, w: Waiting, reason: str) -> None:
+        """Out of the queue (maximum wait reached, or the caller chose a callback): no more offers."""
+        if self.waiting.pop(w.call.id, None) is None:
+            return
+        if w.ringing is not None:
+            self.b2bua.cancel_ringing(w.call)
+        position, waited = self._position(w), time.time() - w.entered
+        await self._routing(w, lambda e, now: e.cancel(w.call.id, now, reason=reason))
+        await self._log(w, "left", detail=reason, position=position, wait_s=waited)
+        if w.caller.dialog is not None:
+            with contextlib.suppress(Exception):
+                await w.call.anchor.stop_play(w.call.id, w.caller.dialog.local_tag)  # type: ignore[attr-defined]
+
+    async def _callback_requested(self, w: Waiting, action: fr.RequestCallback) -> None:
+        """The caller pressed the callback key: a callback task in the same queue, keeping the caller's
+        place (its waiting time counts from when they entered), then a goodbye and hang-up."""
+        number = w.variables.get("caller_e164") or action.number
+        task = Task(f"{w.call.id}-callback", channel="voice", created_at=self._routing_clock(w.entered),
+                    attributes={**w.variables, "queue": action.queue, "callback": "true", "number": number},
+                    priority=w.priority, tenant_id=w.tenant_id)
+        async with self.db.session() as session:
+            await self.routing.submit(session, w.tenant_id, task)
+        self.callbacks[task.id] = Callback(task.id, w.tenant_id, action.queue, number, w.call.callee, w.entered)
+        await self._log(w, "callback", detail=number, wait_s=time.time() - w.entered)
+        tag = w.caller.dialog.local_tag if w.caller.dialog else ""
+        language = w.run.language if w.run is not None else "en"
+        ms = await self._play_prompt(w, tag, CALLBACK_CONFIRM.get(language, CALLBACK_CONFIRM["en"]), language)
+        await asyncio.sleep(ms / 1000)
+        await self.b2bua.hang_up(w.caller)
+
+    def _routing_clock(self, wall: float) -> float:
+        """A wall-clock time on the routing engine's clock."""
+        return wall - time.time() + self.routing.clock()
+
+    async def _transfer(self, w: Waiting, action: fr.Transfer) -> None:
+        """The flow sends the caller on: to a queue (enqueued here), an agent's extension or an outside
+        number (through the tenant's trunk rules, as `resolve` finds it)."""
+        queues = await self._queue_names(w.tenant_id)
+        if action.kind == "queue" or (action.kind == "auto" and action.target in queues):
+            await self._enqueue(w, action.target, w.priority, {})
+            return
+        dest = self.b2bua.resolve(action.target, w.tenant_id)
+        agent, _ = await self.b2bua.originate(w.caller, dest, await self.b2bua.reoffer(w.caller)) if dest \
+            else (None, None)
+        if agent is not None:
+            await self.b2bua.bridge(w.caller, agent)
+        else:
+            await self.b2bua.hang_up(w.caller)
+
+    async def _voicemail(self, w: Waiting, action: fr.RecordVoicemail, events: asyncio.Queue[fr.Event]) -> None:
+        """Record the caller's message and e-mail it (to the node's address or the queue's)."""
+        voicemails = self.voicemails() if self.voicemails is not None else None
+        if voicemails is None:
+            log.warning("voicemail asked for but not available", extra={"call_id": w.call.id})
+            events.put_nowait(fr.VoicemailRecorded(0.0))
+            return
+        recorded = await voicemails.leave(w.call, w.caller, max_s=action.max_s, queue=action.queue or w.queue,
+                                          email=action.email)
+        await self._log(w, "voicemail", detail=str(recorded.path) if recorded is not None else "not recorded",
+                        wait_s=None)
+        events.put_nowait(fr.VoicemailRecorded(recorded.seconds if recorded is not None else 0.0))
 
     async def _digit(self, event: RtpengineDigit) -> None:
         events = self.flows.get(event.call_id)
         if events is not None:
-            events.put_nowait(Digit(event.digit))
+            events.put_nowait(fr.Digit(event.digit))
 
     async def _region(self, tenant_id: str) -> str:
         """The tenant's country, for reading callers' numbers."""
@@ -289,15 +523,23 @@ class InboundCalls:
             region = (await session.execute(select(Tenant.default_region).where(Tenant.id == tenant_id))).scalar()
         return str(region or "VN")
 
-    async def _open(self, tenant_id: str, calendar: str) -> bool:
-        """Is the tenant's calendar of that name open now? (A missing calendar counts as open.)"""
+    async def _open(self, tenant_id: str, calendar: str) -> tuple[bool, bool]:
+        """Is the tenant's calendar of that name open now, and is today one of its holidays? (A missing
+        calendar counts as open.)"""
         async with self.db.sessionmaker() as session:
             row = (await session.execute(select(DirCalendar).where(DirCalendar.tenant_id == tenant_id,
                                                                    DirCalendar.name == calendar))).scalar_one_or_none()
         if row is None:
             log.warning("call flow names an unknown calendar %r: taken as open", calendar)
-            return True
-        return is_open(row.timezone, row.weekly, row.holidays, datetime.now(UTC))
+            return True, False
+        now = datetime.now(UTC)
+        today = now.astimezone(ZoneInfo(row.timezone)).date().isoformat()
+        holiday = any(str(h.get("date")) == today for h in row.holidays or [])
+        return is_open(row.timezone, row.weekly, row.holidays, now), holiday
+
+    async def _queue_names(self, tenant_id: str) -> set[str]:
+        async with self.db.sessionmaker() as session:
+            return set((await session.execute(select(DirQueue.name).where(DirQueue.tenant_id == tenant_id))).scalars())
 
     async def _play_music(self, w: Waiting) -> None:
         music = self.music()
@@ -312,11 +554,58 @@ class InboundCalls:
     async def _reserved(self, event: TaskReserved) -> None:
         """An offer: ring in a task of its own (the bus handler returns at once, the engine call that
         made the offer is not held up by the ringing)."""
+        callback = self.callbacks.get(event.task_id or "")
+        if callback is not None and callback.call is None:
+            self.b2bua.spawn(self._place_callback(callback, event))
+            return
         w = self.waiting.get(event.task_id or "")
         if w is None or w.done:
             return
         w.ringing = asyncio.get_running_loop().create_task(self._offer(w, event))
         w.ringing.add_done_callback(_log_failure)
+
+    # --- callbacks ---
+    async def _place_callback(self, cb: Callback, event: TaskReserved) -> None:
+        """An agent is free for a callback: ring the agent (who hears what it is), then call the customer
+        and join them; an agent who does not answer is put not-ready and the callback waits on."""
+        engine = self.routing.engines.get(cb.tenant_id)
+        wid = event.worker_ids[0]
+        worker = engine.workers.get(wid) if engine is not None else None
+        ext = str(worker.attributes.get("extension", "")) if worker is not None else ""
+        dest = self.b2bua.resolve(ext, cb.tenant_id) if ext else None
+        call = self.b2bua.new_call(cb.tenant_id, cb.number, cb.number)
+        call.kind, call.queue = "callback", cb.queue
+        cb.call = call
+        await self._log_row(cb.tenant_id, cb.task_id, cb.queue, "offered", agent=ext)
+        agent = await self.b2bua.originate_locally(call, Destination(dest.targets, cb.tenant_id, "extension", ext)) \
+            if dest is not None and dest.targets and not self.b2bua.busy(ext, cb.tenant_id) else None
+        if agent is None or agent.dialog is None:
+            cb.call = None
+            self.b2bua.calls.pop(call.id, None)
+            await self._routing_for(cb.tenant_id, cb.task_id,
+                                    lambda e, now: e.reject(event.reservation_id, wid, now, not_ready=True))
+            await self._log_row(cb.tenant_id, cb.task_id, cb.queue, "missed", agent=ext, detail="callback")
+            return
+        cb.agent = call.agent = ext
+        await self._routing_for(cb.tenant_id, cb.task_id, lambda e, now: e.accept(event.reservation_id, now, wid))
+        if self.prompts is not None and call.anchor is not PASSTHROUGH:
+            with contextlib.suppress(Exception):
+                info = await self.prompts.speak(f"{CALLBACK_WHISPER} {' '.join(cb.number)}", language="en")
+                ms = await call.anchor.play(call.id, agent.dialog.local_tag, str(info.path))  # type: ignore[attr-defined]
+                await asyncio.sleep(ms / 1000)
+        customer_dest = self.b2bua.resolve(cb.number, cb.tenant_id)
+        customer, final = (await self.b2bua.originate(agent, customer_dest, await self.b2bua.reoffer(agent))
+                           if customer_dest is not None and not agent.ended else (None, None))
+        if customer is None:
+            status = final.status if final is not None else 408
+            await self._log_row(cb.tenant_id, cb.task_id, cb.queue, "callback_failed", agent=ext,
+                                detail=f"status {status}")
+            await self.b2bua.hang_up(agent)
+            return
+        await self.b2bua.bridge(agent, customer)
+        call.wait_s = time.time() - cb.entered
+        await self._log_row(cb.tenant_id, cb.task_id, cb.queue, "answered", agent=ext, wait_s=call.wait_s,
+                            detail="callback")
 
     async def _offer(self, w: Waiting, event: TaskReserved) -> None:
         try:
@@ -372,6 +661,11 @@ class InboundCalls:
         w.agent = str(worker.attributes.get("extension", wid)) if worker is not None else wid
         w.call.agent, w.call.wait_s = w.agent, time.time() - w.entered
         await self._log(w, "answered", agent=w.agent, wait_s=time.time() - w.entered)
+        events = self.flows.get(w.call.id)
+        if events is not None:  # the flow that kept the caller company (announcements, maximum wait) ends
+            events.put_nowait(fr.QueueAnswered())
+        if w.announcer is not None:
+            w.announcer.cancel()
         for hook in self.on_answered:
             try:
                 await hook(w.call, w.caller, agent_leg, w.queue)
@@ -414,6 +708,14 @@ class InboundCalls:
 
     # --- the end ---
     def _call_ended(self, call: Call) -> None:
+        if call.answered is not None and call.queue:  # the queue's handle time, for expected waits
+            times = self._handle_times.setdefault((str(call.tenant_id), call.queue), [])
+            times.append(time.time() - call.answered)
+            del times[:-HANDLE_TIMES_KEPT]
+        callback = next((cb for cb in self.callbacks.values() if cb.call is call), None)
+        if callback is not None:
+            self.b2bua.spawn(self._callback_ended(callback))
+            return
         w = self.waiting.pop(call.id, None)
         if w is None or w.done:
             return
@@ -435,23 +737,45 @@ class InboundCalls:
             await self._routing(w, lambda e, now: e.cancel(w.call.id, now, reason="abandoned", abandoned=True))
             await self._log(w, "abandoned", position=position, wait_s=time.time() - w.entered)
 
+    async def _callback_ended(self, cb: Callback) -> None:
+        """The callback's call is over: done if the customer was reached, else it waits for the next agent."""
+        reached = cb.call is not None and cb.call.answered is not None
+        engine = self.routing.engines.get(cb.tenant_id)
+        task = engine.tasks.get(cb.task_id) if engine is not None else None
+        if task is not None and task.state is TaskState.ASSIGNED:
+            await self._routing_for(cb.tenant_id, cb.task_id, lambda e, now: e.complete(cb.task_id, now))
+        if reached or task is None:
+            self.callbacks.pop(cb.task_id, None)
+            await self._log_row(cb.tenant_id, cb.task_id, cb.queue, "completed", agent=cb.agent, detail="callback")
+
     # --- plumbing ---
     async def _routing(self, w: Waiting, fn: Callable[..., list[object]]) -> None:
+        await self._routing_for(w.tenant_id, w.call.id, fn)
+
+    async def _routing_for(self, tenant_id: str, call_id: str, fn: Callable[..., list[object]]) -> None:
         try:
             async with self.db.session() as session:
-                await self.routing.call(session, w.tenant_id, fn)  # type: ignore[arg-type]
+                await self.routing.call(session, tenant_id, fn)  # type: ignore[arg-type]
         except TongdaiError as exc:  # the offer or task moved on meanwhile (timed out, cancelled)
-            log.info("routing refused: %s", exc.message, extra={"call_id": w.call.id})
+            log.info("routing refused: %s", exc.message, extra={"call_id": call_id})
 
     def _position(self, w: Waiting) -> int:
         """1 + the callers of the same queue who came before."""
-        return 1 + sum(1 for o in self.waiting.values() if o.queue == w.queue and o.entered < w.entered and not o.done
-                       and not o.agent)
+        ahead = sum(1 for o in self.waiting.values() if o.queue == w.queue and o.entered < w.entered and not o.done
+                    and not o.agent)
+        kept = sum(1 for cb in self.callbacks.values() if cb.queue == w.queue and cb.tenant_id == w.tenant_id
+                   and cb.entered < w.entered and cb.call is None)  # callbacks keep their place in line
+        return 1 + ahead + kept
 
     async def _log(self, w: Waiting, event: str, *, agent: str = "", position: int | None = None,
                    wait_s: float | None = None, detail: str = "") -> None:
-        entry = QueueLogEntry(tenant_id=w.tenant_id, at=datetime.now(UTC).replace(tzinfo=None), call_id=w.call.id,
-                              queue=w.queue, event=event, agent=agent, position=position,
+        await self._log_row(w.tenant_id, w.call.id, w.queue, event, agent=agent, position=position, wait_s=wait_s,
+                            detail=detail)
+
+    async def _log_row(self, tenant_id: str, call_id: str, queue: str, event: str, *, agent: str = "",
+                       position: int | None = None, wait_s: float | None = None, detail: str = "") -> None:
+        entry = QueueLogEntry(tenant_id=tenant_id, at=datetime.now(UTC).replace(tzinfo=None), call_id=call_id,
+                              queue=queue, event=event, agent=agent, position=position,
                               wait_s=None if wait_s is None else round(wait_s, 3), detail=detail)
         async with self.db.sessionmaker() as session:
             session.add(entry)

@@ -17,8 +17,9 @@ from tongdai.directory.events import DirectoryChanged
 from tongdai.iam import audit
 from tongdai.iam.roles import ADMINS, SUPERVISORS
 from tongdai.iam.security import Principal
-from tongdai.ivr.flow import FlowInvalid, load
 from tongdai.ivr.models import CallFlowVersion
+from tongdai.ivr.validate import document as stored_document
+from tongdai.ivr.validate import load, validate
 
 router = APIRouter(prefix="/call-flows", tags=["call flows"], responses=ERROR_RESPONSES)
 read, write = Allow(SUPERVISORS), Allow(ADMINS)
@@ -42,17 +43,18 @@ class FlowOut(OutModel):
 
 class Checked(BaseModel):
     valid: bool
+    #: errors: each with the node and field it is at ("nodes.menu.choices.3: unknown target 'salse'")
     problems: list[str]
+    #: what does not stop the flow (a node never reached)
+    warnings: list[str] = []
 
 
 @router.post("/validate", response_model=Checked)
 async def validate_flow(body: FlowIn, p: Principal = Depends(read)) -> dict[str, Any]:
     """Check a flow without saving it: every problem with the node and field it is at."""
-    try:
-        load(body.document)
-    except FlowInvalid as exc:
-        return {"valid": False, "problems": exc.problems}
-    return {"valid": True, "problems": []}
+    _, report = validate(body.document)
+    return {"valid": report.valid, "problems": [str(e) for e in report.errors],
+            "warnings": [str(w) for w in report.warnings]}
 
 
 @router.post("", response_model=FlowOut, status_code=201)
@@ -64,7 +66,7 @@ async def create_flow(body: FlowIn, request: Request, p: Principal = Depends(wri
     last = (await db.execute(select(func.max(CallFlowVersion.version)).where(
         CallFlowVersion.tenant_id == tenant_id, CallFlowVersion.name == flow.name))).scalar_one_or_none()
     row = CallFlowVersion(tenant_id=tenant_id, name=flow.name, version=(last or 0) + 1, status="draft",
-                          document=flow.model_dump(mode="json"), created_by=p.subject_id or "")
+                          document=stored_document(flow), created_by=p.subject_id or "")
     db.add(row)
     await db.flush()
     audit.record(db, action="call_flow.created", principal=p, tenant_id=tenant_id, target_type="call_flow",

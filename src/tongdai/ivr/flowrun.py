@@ -13,9 +13,7 @@ maximum waits in a queue), so a session may pass keys one by one (`Digit`) or co
 (`DigitsCollected`). Keys pressed while a prompt plays interrupt it (barge-in) and count. Nothing here
 reads a clock or does I/O; business hours come in as `BusinessHours` or through `is_open`.
 
-`interpreter.py` runs the smaller node set of `flow.py` that the inbound call session uses today; this
-module runs every node type of `model.py` (condition, set, http, voicemail, speech menus, queue
-maximum wait and callback as well).
+The inbound call session (`tongdai.calls.inbound`) runs every caller's flow through this module.
 """
 
 from __future__ import annotations
@@ -587,6 +585,10 @@ class FlowRun:
         if isinstance(chosen, m.Recording):
             return Play("", self.language, barge_in, chosen.recording)
         return Play(render(chosen, self.variables), self.language, barge_in)
+
+    def text(self, prompt: m.Prompt) -> str:
+        """A prompt's text in the caller's language, placeholders filled ("" for a recorded prompt)."""
+        return self._prompt_text(prompt)
 
     def _prompt_text(self, prompt: m.Prompt) -> str:
         chosen = self._localised(prompt)

@@ -6,9 +6,11 @@ Errors stop a flow from being stored or run; warnings (a node never reached) do 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -211,3 +213,19 @@ def load(document: str | bytes | dict[str, Any]) -> Flow:
     if report.errors:
         raise FlowInvalid(report.errors, report.warnings)
     return flow
+
+
+#: the flows shipped with tongdai (the demo's)
+FLOWS = Path(__file__).parent / "flows"
+
+
+@functools.lru_cache(maxsize=64)
+def builtin(name: str) -> Flow | None:
+    """A flow shipped with tongdai, by name (None when there is none of that name)."""
+    path = FLOWS / f"{name}.yaml"
+    return load(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def document(flow: Flow) -> dict[str, Any]:
+    """The flow as stored: JSON, with the document's own field names."""
+    return flow.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 from tongdai.core.db import Database
 from tongdai.core.events import Event, EventBus
 from tongdai.directory.events import DirectoryChanged
-from tongdai.ivr.flow import Flow, FlowInvalid
-from tongdai.ivr.flow import builtin as builtin_flow
-from tongdai.ivr.flow import load as load_flow
+from tongdai.ivr.model import Flow
+from tongdai.ivr.validate import FlowInvalid
+from tongdai.ivr.validate import builtin as builtin_flow
+from tongdai.ivr.validate import load as load_flow
 from tongdai.sip.digest import DigestAuthority
 from tongdai.sip.errors import SipParseError
 from tongdai.sip.events import AgentDeviceRegistered, AgentDeviceUnregistered

@@ -355,3 +355,14 @@ def test_removed_agent_leaves_the_queue_counts_and_is_named_in_the_delta():
     delta = r.board.take_delta(T0 + 1)
     assert delta is not None and delta["removed_agents"] == ["a1"]
     assert delta["queues"][0]["members"] == 1
+
+
+def test_reloading_from_the_engine_after_a_directory_change_keeps_the_current_call_and_timers():
+    r = rig(2)
+    r.submit("c", "sales", 0, caller="0901")
+    r.answer("c", 7)
+    before = r.agent("a0", 10)
+    load_engine(r.board, r.e, T0 + 10)  # what the service does after a DirectoryChanged
+    after = r.agent("a0", 10)
+    assert after["call"] == before["call"] and after["since"] == before["since"] == T0 + 7
+    assert r.queue("sales", 10)["answered"] == 1 and r.queue("sales", 10)["waiting"] == 0

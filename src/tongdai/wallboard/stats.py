@@ -187,7 +187,7 @@ class Wallboard:
         a.tasks[task_id] = task_state
         if task_id in self.tasks:
             self.tasks[task_id].holders.add(agent_id)
-        if task_state == "assigned":
+        if task_state == "assigned" and (a.call is None or a.call["call_id"] != task_id):
             t = self.tasks.get(task_id)
             a.call = {"call_id": task_id, "caller": t.caller if t else "", "queue": t.queue if t else None,
                       "since": since}

@@ -3,7 +3,7 @@ tongdai SIP endpoint pinned to one core; the highest rate with 0 failed calls, a
 1,000 calls at a fixed rate (from /proc/<pid>/stat). With `--sippy`, sippy 2.5.0 (installed in a
 throw-away virtualenv under /tmp) answers the same load in the same run, for the CPU ratio.
 
-    .venv/bin/python bench/sip_bench.py [--rates 200,400,...] [--seconds 10] [--sippy PYTHON] [--loop uvloop]
+    .venv/bin/python bench/sip_bench.py [--rates 200,400,...] [--seconds 10] [--sippy PYTHON] [--loop asyncio] [--gc default]
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ from tongdai.sip.settings import SipSettings
 async def main():
     s = SipService(SipSettings(udp_port={port}, tcp_port={port}))
     await s.start()
+    if {settle!r}:  # as `tongdai run` does
+        from tongdai.cli import settle_gc
+        settle_gc()
     print("ready", flush=True)
     await asyncio.Event().wait()
 factory = None
@@ -56,8 +59,8 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def start_tongdai(port: int, core: int, loop: str = "asyncio") -> subprocess.Popen[bytes]:
-    code = SERVER.format(repo=str(REPO / "src"), port=port, loop=loop)
+def start_tongdai(port: int, core: int, loop: str = "uvloop", settle: bool = True) -> subprocess.Popen[bytes]:
+    code = SERVER.format(repo=str(REPO / "src"), port=port, loop=loop, settle=settle)
     return _started(["taskset", "-c", str(core), sys.executable, "-c", code])
 
 
@@ -125,11 +128,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--sippy", metavar="PYTHON", help="a Python with sippy 2.5.0 installed, to run the peer")
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
-                    help="tongdai's event loop (asyncio: what `tongdai run` uses)")
+    ap.add_argument("--loop", choices=("asyncio", "uvloop"), default="uvloop",
+                    help="tongdai's event loop (uvloop: what `tongdai run` uses by default)")
+    ap.add_argument("--gc", choices=("settled", "default"), default="settled",
+                    help="settled: the collector settings of `tongdai run` (tongdai.cli.settle_gc)")
     args = ap.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
-    servers = [ramp("tongdai", lambda port: start_tongdai(port, 0, args.loop), rates, args.seconds)]
+    servers = [ramp("tongdai", lambda port: start_tongdai(port, 0, args.loop, args.gc == "settled"), rates, args.seconds)]
     if args.sippy:
         servers.append(ramp("sippy", lambda port: start_sippy(args.sippy, port, 0), rates, args.seconds))
         common = {r["rate"]: r for r in servers[0]["runs"] if r["failed"] == 0}  # type: ignore[index]
@@ -137,7 +142,7 @@ def main() -> None:
                   for p in servers[1]["runs"] if p["failed"] == 0 and p["rate"] in common]  # type: ignore[index]
         servers.append({"sippy_cpu_per_call_over_tongdai": ratios})
     result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-              "seconds_per_step": args.seconds, "tongdai_loop": args.loop, "servers": servers}
+              "seconds_per_step": args.seconds, "tongdai_loop": args.loop, "tongdai_gc": args.gc, "servers": servers}
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import sys
 from collections.abc import Callable
@@ -103,11 +104,22 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         if args.demo:
             await app.db.upgrade()
             await _load_demo_if_empty(app.db)
+        settle_gc()
         await app.run()
 
     with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
         runner.run(go())
     return 0
+
+
+def settle_gc() -> None:
+    """Keep the cyclic garbage collector off what start-up built. The imports and the app are a few
+    hundred thousand objects that live as long as the process; every full collection walked them all
+    (about a tenth of the CPU of a SIP call at 1,000 calls/s). Frozen, they are never walked again,
+    and a larger first generation means fewer collections while calls come and go."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

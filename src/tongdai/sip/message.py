@@ -63,6 +63,8 @@ SIMPLE_VIA_RE = re.compile(rf"SIP/2\.0/({_TOKEN}) ([A-Za-z0-9.-]+):([0-9]{{1,5}}
 #: `"Display" <uri>;params`, `display words <uri>;params` or `<uri>;params`
 SIMPLE_NAME_ADDR_RE = re.compile(
     rf'(?:"([^"\\\r\n]*)"[ \t]*|({_TOKEN}(?:[ \t]+{_TOKEN})*)[ \t]*)?<([^<>"\s]+)>((?:;{_TOKEN}(?:={_TOKEN})?)*)')
+#: `uri;params` (addr-spec) with no brackets, quotes or blanks
+SIMPLE_ADDR_SPEC_RE = re.compile(rf'([^;<>"\s]+)((?:;{_TOKEN}(?:={_TOKEN})?)*)')
 BAD_REQUEST_URI_RE = re.compile(r'[<>"]')
 
 
@@ -298,6 +300,10 @@ def parse_name_addr(value: str) -> NameAddr:
         quoted, display, inner, ptext = m.groups()
         return NameAddr(parse_uri(inner), quoted if quoted is not None else display,
                         _simple_params(ptext) if ptext else {})
+    m = SIMPLE_ADDR_SPEC_RE.fullmatch(value) if value != "*" else None
+    if m is not None:
+        ptext = m.group(2)
+        return NameAddr(parse_uri(m.group(1), allow_headers=False), None, _simple_params(ptext) if ptext else {})
     return _parse_name_addr_general(value)
 
 
@@ -585,6 +591,8 @@ REASONS = {
 
 
 def _unfold(block: str) -> list[str]:
+    if "\r\n" in block and "\r\n " not in block and "\r\n\t" not in block:
+        return block.split("\r\n")  # nothing folded (the usual case): no line-by-line loop
     lines: list[str] = []
     for line in block.split("\r\n") if "\r\n" in block else block.split("\n"):
         if line and line[0] in " \t" and lines:

@@ -103,7 +103,11 @@ def answer_direction(offered: str, ours: str = "sendrecv") -> str:
     mirrored = _MIRROR.get(offered, "sendrecv")
     send = _SENDS[mirrored][0] and _SENDS[ours][0]
     recv = _SENDS[mirrored][1] and _SENDS[ours][1]
-    return {(True, True): "sendrecv", (True, False): "sendonly", (False, True): "recvonly"}.get((send, recv), "inactive")
+    return _DIRECTION_OF[(send, recv)]
+
+
+_DIRECTION_OF = {(True, True): "sendrecv", (True, False): "sendonly", (False, True): "recvonly",
+                 (False, False): "inactive"}
 
 
 def answer_audio(offer: SessionDescription, *, address: str, port: int, preferred: tuple[str, ...] = ("PCMU/8000", "PCMA/8000"),
@@ -113,13 +117,13 @@ def answer_audio(offer: SessionDescription, *, address: str, port: int, preferre
     do; the answer mirrors the offer within it (hold: sendonly -> recvonly)."""
     out: list[Media] = []
     chosen = False
+    wanted = {c.lower() for c in preferred}
     for m in offer.media:
         if m.kind != "audio" or chosen:
             out.append(Media(m.kind, 0, m.proto, m.formats[:1]))
             continue
         rtpmap = m.rtpmap()
         by_name = {enc.lower(): pt for pt, enc in rtpmap.items()}
-        wanted = {c.lower() for c in preferred}
         # the offerer's order wins (RFC 3264 6.1) among the codecs we take
         codec = next((pt for pt in m.formats if rtpmap.get(pt, "").lower() in wanted), None)
         if codec is None:

@@ -186,6 +186,7 @@ class SipStack:
             via.params["received"] = source.addr[0]
             if "rport" in via.params:
                 via.params["rport"] = str(source.addr[1])
+        if source.transport == "UDP" and req.method != "ACK":  # responses copy the Via text; ACK has none
             i = _first_index(req, "via")
             values = split_commas(req.headers[i][1])
             req.headers[i] = ("via", ", ".join([str(via), *values[1:]]))
@@ -234,10 +235,11 @@ class SipStack:
         """Send `resp` in `txn` (the UA core may also call this later for requests it answers late)."""
         now = self.now()
         source, addr = self._txn_dest[txn.key]
+        retransmit = txn.is_invite and 200 <= resp.status < 300 and source.transport == "UDP"
+        ident = (resp.call_id, resp.cseq().number) if retransmit else None  # before `txn` drops its views
         for out in txn.respond(resp, now):
             source.reply(bytes(out), addr)
-        if txn.is_invite and 200 <= resp.status < 300 and source.transport == "UDP":
-            ident = (resp.call_id, resp.cseq().number)
+        if ident is not None:
             self.answers[ident] = InviteAnswer(resp, now)
             self._answer_dest[ident] = (source, addr)
             self._push(self.answers[ident].deadline, ("answer", ident))
@@ -534,13 +536,19 @@ class _Udp(asyncio.DatagramProtocol):
     def __init__(self, stack: SipStack) -> None:
         self.stack = stack
         self.transport: asyncio.DatagramTransport | None = None
+        self._sources: dict[tuple[str, int], Source] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        source = self._sources.get(addr)
+        if source is None:  # one Source per peer address, not one per datagram (bounded: peers vary)
+            if len(self._sources) >= 4096:
+                self._sources.clear()
+            source = self._sources[addr] = Source("UDP", (addr[0], addr[1]), self._send)
         try:
-            self.stack.datagram(data, Source("UDP", (addr[0], addr[1]), self._send))
+            self.stack.datagram(data, source)
         except Exception:  # the server must stay up whatever arrives
             log.exception("SIP datagram from %s failed", addr)
 

@@ -56,7 +56,8 @@ def _check(req: Request) -> Response | None:
     if uri.scheme not in KNOWN_URI_SCHEMES:
         resp = req.response(416)
         return resp
-    unknown = [e for e in req.get_all("require") if e.lower() not in SUPPORTED_EXTENSIONS]
+    # header look-ups scan every header: skip those the request does not carry
+    unknown = [e for e in req.get_all("require") if e.lower() not in SUPPORTED_EXTENSIONS] if "require" in counts else []
     if unknown and req.method not in ("ACK", "CANCEL"):
         resp = req.response(420)
         resp.add("unsupported", ", ".join(unknown))
@@ -65,8 +66,10 @@ def _check(req: Request) -> Response | None:
         resp = req.response(415)
         resp.add("accept", "application/sdp")
         return resp
+    if req.method != "INVITE" or "accept" not in counts:
+        return None
     accept = [a.split(";")[0].strip().lower() for a in req.get_all("accept")]
-    if req.method == "INVITE" and accept and not any(a in SDP_ACCEPTS for a in accept):
+    if accept and not any(a in SDP_ACCEPTS for a in accept):
         resp = req.response(406)
         resp.add("accept", "application/sdp")
         return resp

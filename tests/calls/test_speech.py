@@ -1,7 +1,8 @@
 """Speech on a real call: tongdai runs in this process with its managed rtpengine and answers a caller
 (a number leading to a queue where nobody answers); the caller, a UA on the project's SIP stack,
 sends espeak-ng's "sales" as PCMU RTP; `app.speech.listen` forks the caller's media, hears "sales"
-and removes the fork. A caller who says nothing, or a language without a model, gives None."""
+and removes the fork. A caller who says nothing, or a language without a model, gives None. Through
+a call flow: a menu that asks for a word sends the caller who says "sales" to the sales queue."""
 
 from __future__ import annotations
 
@@ -28,9 +29,11 @@ from tests.media.speech_audio import needs_espeak_and_sox, spoken
 from tongdai import demo
 from tongdai.app import App, build_app
 from tongdai.calls.b2bua import Call, Leg
+from tongdai.calls.models import QueueLogEntry
 from tongdai.calls.speech import SpeechRecognition
 from tongdai.core.config import load_settings
 from tongdai.directory.models import Number, Queue
+from tongdai.ivr.models import CallFlowVersion
 from tongdai.media import g711
 from tongdai.media.speech import UnknownWords
 from tongdai.sip.dialog import Dialog, new_dialog_ids
@@ -41,6 +44,19 @@ pytestmark = pytest.mark.e2e
 
 MENU = ["sales", "support", "billing"]
 NUMBER = "1877"
+#: a number whose call flow asks for a spoken choice: silence or a wrong word ends in support
+SPOKEN_MENU_NUMBER = "1876"
+SPOKEN_MENU_FLOW = {
+    "name": "spoken-menu", "version": 1, "language": "en", "languages": ["en"], "entry": "menu",
+    "nodes": {
+        "menu": {"type": "menu", "prompt": {"en": "Say sales, support or billing."},
+                 "speech": {"words": {"sales": "sales", "support": "support", "billing": "support"},
+                            "confidence": 0.5},
+                 "timeout_s": 6, "retries": 0, "no_input": "support"},
+        "sales": {"type": "enqueue", "queue": "sales"},
+        "support": {"type": "enqueue", "queue": "support"},
+    },
+}
 
 
 @dataclass
@@ -75,6 +91,9 @@ async def tongdai(tmp_path: Path) -> AsyncIterator[Running]:
         async with app.db.session() as s:
             sales = (await s.execute(select(Queue).where(Queue.name == "sales"))).scalar_one()
             s.add(Number(tenant_id=sales.tenant_id, e164=NUMBER, queue_id=sales.id))
+            s.add(CallFlowVersion(tenant_id=sales.tenant_id, name="spoken-menu", version=1, status="active",
+                                  document=SPOKEN_MENU_FLOW))
+            s.add(Number(tenant_id=sales.tenant_id, e164=SPOKEN_MENU_NUMBER, flow="spoken-menu"))
         sip = next(svc for svc in app.services if svc.name == "sip")
         await sip.reload_accounts()  # type: ignore[attr-defined]
         yield Running(app, sip_port)
@@ -118,7 +137,7 @@ class Caller:
         await self.stack.request(Dialog.as_uac(self.invite, self.ok, self.contact).request("BYE"), server)
 
 
-async def call(server: tuple[str, int]) -> Caller:
+async def call(server: tuple[str, int], number: str = NUMBER) -> Caller:
     stack = SipStack(_Quiet())
     await stack.start(udp_port=0, tcp_port=-1)
     rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -128,8 +147,8 @@ async def call(server: tuple[str, int]) -> Caller:
     contact = f"<sip:0912000777@127.0.0.1:{stack.udp_port}>"
     sdp = (f"v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
            f"m=audio {rtp.getsockname()[1]} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n").encode()
-    invite = Request("INVITE", f"sip:{NUMBER}@{server[0]}:{server[1]}", [
-        ("from", f"<sip:0912000777@127.0.0.1>;tag={tag}"), ("to", f"<sip:{NUMBER}@127.0.0.1>"),
+    invite = Request("INVITE", f"sip:{number}@{server[0]}:{server[1]}", [
+        ("from", f"<sip:0912000777@127.0.0.1>;tag={tag}"), ("to", f"<sip:{number}@127.0.0.1>"),
         ("call-id", call_id), ("cseq", "1 INVITE"), ("contact", contact), ("max-forwards", "70"),
         ("content-type", "application/sdp")], sdp)
     ok = await stack.request(invite, server)
@@ -257,5 +276,38 @@ async def test_given_caller_hangs_up_while_listened_to_then_listen_gives_none_so
         assert await asyncio.wait_for(listening, 10) is None
         assert time.monotonic() - started < 2.0 and c.id not in tongdai.speech.listening
     finally:
+        await caller.stack.stop()
+        caller.rtp.close()
+
+
+async def queue_entered(running: Running, call_id: str, timeout: float = 10.0) -> list[str]:
+    """The queues the call entered, from the queue log (once there is one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        async with running.app.db.session() as s:
+            rows = (await s.execute(select(QueueLogEntry.queue).where(
+                QueueLogEntry.call_id == call_id, QueueLogEntry.event == "entered"))).scalars().all()
+        if rows:
+            return list(rows)
+        await asyncio.sleep(0.1)
+    return []
+
+
+@needs_espeak_and_sox
+async def test_given_a_spoken_menu_when_caller_says_sales_as_rtp_then_the_call_enters_the_sales_queue(
+        tongdai, tmp_path):
+    """The call flow's menu asks for a word; the caller says "sales" after the prompt; the queue log
+    shows the call entering sales (silence or any other answer would have led to support)."""
+    server = ("127.0.0.1", tongdai.sip_port)
+    caller = await call(server, SPOKEN_MENU_NUMBER)
+    try:
+        c, _leg = await answered(tongdai)
+        await forked(tongdai, c.id, timeout=15.0)  # the prompt has played; the menu listens
+        quiet = np.zeros(8000 // 2, np.int16)
+        await caller.say(np.concatenate([quiet, spoken("sales", tmp_path), quiet, quiet]))
+        assert await queue_entered(tongdai, c.id) == ["sales"]
+        assert tongdai.speech.decoded == 1
+    finally:
+        await caller.hang_up(server)
         await caller.stack.stop()
         caller.rtp.close()

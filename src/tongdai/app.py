@@ -214,7 +214,7 @@ def _crm(app: App) -> Any:
 
 
 def _speech(app: App) -> Any:
-    """Speech recognition of callers' answers (`app.speech.listen`), a service owning its decoding threads."""
+    """Speech recognition of callers' answers (`app.speech.listen`), a service owning its decoding processes."""
     from tongdai.calls.speech import SpeechRecognition
 
     speech = SpeechRecognition()

@@ -217,7 +217,9 @@ def _speech(app: App) -> Any:
     """Speech recognition of callers' answers (`app.speech.listen`), a service owning its decoding processes."""
     from tongdai.calls.speech import SpeechRecognition
 
-    speech = SpeechRecognition()
+    settings = app.settings.speech
+    speech = SpeechRecognition(workers=settings.workers, end_silence_s=settings.end_silence_s,
+                               max_speech_s=settings.max_speech_s)
     app.services.append(speech)
     return speech
 
@@ -242,7 +244,8 @@ def build_app(settings: Settings) -> App:
         sip = SipService(settings.sip, data_dir=settings.data_dir, db=app.db, bus=app.bus)
         sip.anchor, sip.media_ready = media.anchor, media.ready  # calls' media goes through rtpengine
         sip.inbound_factory = _inbound_calls(app, media)
-        app.speech = _speech(app)  # type: ignore[attr-defined]
+        if settings.speech.enabled:  # else app.speech stays unset: menus take keys only
+            app.speech = _speech(app)  # type: ignore[attr-defined]
         app.http.router.add_websocket_route("/sip", sip.websocket.serve)  # browsers' SIP over WebSocket (RFC 7118)
         app.services.append(sip)
     from tongdai.calls.records import CallRecords

@@ -311,3 +311,13 @@ async def test_given_a_spoken_menu_when_caller_says_sales_as_rtp_then_the_call_e
         await caller.hang_up(server)
         await caller.stack.stop()
         caller.rtp.close()
+
+
+def test_speech_settings_reach_app_speech_and_disabled_leaves_menus_keys_only(tmp_path):
+    base = {"data_dir": str(tmp_path), "database.url": f"sqlite+aiosqlite:///{tmp_path}/t.db"}
+    app = build_app(load_settings(overrides={**base, "speech.workers": 3, "speech.end_silence_s": 0.8}))
+    assert isinstance(app.speech, SpeechRecognition)  # type: ignore[attr-defined]
+    assert (app.speech.workers, app.speech.end_silence_s) == (3, 0.8)  # type: ignore[attr-defined]
+    assert app.speech in app.services  # type: ignore[attr-defined]
+    off = build_app(load_settings(overrides={**base, "speech.enabled": False}))
+    assert not hasattr(off, "speech") and not [s for s in off.services if s.name == "speech"]

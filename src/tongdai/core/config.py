@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from tongdai.crm.settings import CrmSettings
 from tongdai.media.settings import MediaSettings
+from tongdai.media.speech_settings import SpeechSettings
 from tongdai.notify.settings import MailSettings
 from tongdai.routing.settings import RoutingSettings
 from tongdai.sip.settings import SipSettings
@@ -80,6 +81,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)  # type: ignore[arg-type]
     mail: MailSettings = Field(default_factory=MailSettings)  # type: ignore[arg-type]
     crm: CrmSettings = Field(default_factory=CrmSettings)  # type: ignore[arg-type]
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.calls.capture import loopback_capture
-from tests.calls.sipp import free_udp_port, sipp_command
+from tests.calls.sipp import free_udp_port, register, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
 from tests.calls.test_call_records import token
 from tests.conftest import wait_until
@@ -27,7 +27,7 @@ from tongdai.media.pcap import rtp_packets
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not os.access("/usr/bin/chromium", os.X_OK),
                                                   reason="chromium not installed")]
 
-SCENARIO = Path(__file__).resolve().parent / "scenarios" / "uac_queue_browser.xml"
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 CAPTURES = DATA.parent / "rtp-pcap"
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "user-guide"
 CHROMIUM_ARGS = [
@@ -153,7 +153,7 @@ def test_given_agent_in_browser_when_customer_calls_then_it_rings_answers_talks_
             shot(page, "agent-available")
 
             with loopback_capture(media, capture):
-                caller = start(sipp_command(str(SCENARIO), running.sip_port, port=free_udp_port(), calls=1,
+                caller = start(sipp_command(str(SCENARIOS / "uac_queue_browser.xml"), running.sip_port, port=free_udp_port(), calls=1,
                                             service="1800", caller=CALLER, workdir=tmp_path, timeout_s=90,
                                             keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}) + ["-mp", str(media)],
                                tmp_path)
@@ -222,3 +222,61 @@ def test_given_agent_in_browser_when_customer_calls_then_it_rings_answers_talks_
     assert len(talking) >= 50, len(talking)
     # the browser closed: its WebSocket went, so did its registration, and the agent is offline
     assert wait_until(lambda: agent_state(sales_line)["activity"] == "offline", timeout=10)
+
+
+def logged_in(context, base: str, login: tuple[str, str]):  # type: ignore[no-untyped-def]
+    """A page of the agent desktop logged in as `login`, its phone registered, the agent available."""
+    from playwright.sync_api import expect
+
+    page = context.new_page()
+    page.goto(f"{base}/ui/agent/")
+    page.fill("#email", login[0])
+    page.fill("#password", login[1])
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#registration")).to_have_attribute("data-status", "registered", timeout=15_000)
+    page.click("#go-available")
+    expect(page.locator("#state")).to_have_attribute("data-state", "available", timeout=5_000)
+    return page
+
+
+def test_given_agent_on_a_call_when_it_transfers_to_a_desk_phone_then_the_caller_talks_there(
+        running, sales_line, tmp_path):
+    """Blind transfer from the browser (REFER) to agent 1002's desk phone (SIPp): the phone rings and
+    answers, the caller is re-INVITEd to it, the browser's call ends in wrap-up, the CDR says transferred."""
+    from playwright.sync_api import expect, sync_playwright
+
+    phone = free_udp_port()
+    desk = start(sipp_command("uas", running.sip_port, port=phone, calls=1, workdir=tmp_path), tmp_path)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(permissions=["microphone"])
+            context.add_init_script(LOOPBACK_ONLY)
+            lan = logged_in(context, running.base, AGENT)
+            assert register("1002", "sip-demo-1002", phone, running.sip_port) == 200
+            caller = start(sipp_command(str(SCENARIOS / "uac_queue_browser_transfer.xml"), running.sip_port,
+                                        port=free_udp_port(), calls=1, service="1800", caller=CALLER,
+                                        workdir=tmp_path, timeout_s=90,
+                                        keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}), tmp_path)
+            try:
+                expect(lan.locator("#incoming")).to_be_visible(timeout=20_000)  # the most skilled agent first
+                lan.click("#answer")
+                expect(lan.locator("#in-call")).to_be_visible(timeout=10_000)
+                lan.fill("#transfer-target", "1002")
+                lan.click("#blind")
+                expect(lan.locator("#in-call")).to_be_hidden(timeout=15_000)
+                expect(lan.locator("#state")).to_have_attribute("data-state", "wrap_up")
+                shot(lan, "agent-transferred")
+                rc, count, out = finish(caller, timeout=40)
+            finally:
+                if caller.poll() is None:
+                    caller.kill()
+            assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+            assert finish(desk, timeout=20)[1] == {"successful": 1, "failed": 0}
+        finally:
+            browser.close()
+            if desk.poll() is None:
+                desk.kill()
+            register("1002", "sip-demo-1002", phone, running.sip_port, expires=0)
+    records = sales_line.get("/api/v1/call-records", callee="1800").json()["items"]
+    assert records and records[0]["transferred"] is True, records[:1]

@@ -5,6 +5,9 @@ import JsSIP from '../vendor/jssip.min.mjs';
 
 const MEDIA = { audio: true, video: false };
 const PC_CONFIG = { iceServers: [] }; // rtpengine is reachable directly: no STUN/TURN
+// Host candidates are all the phone needs (no STUN/TURN); Chromium may keep gathering for half a minute
+// on some networks, so the SDP goes this long after the first candidate instead of at "complete".
+const ICE_WAIT_MS = 1000;
 
 export class Softphone {
   constructor() {
@@ -59,6 +62,8 @@ export class Softphone {
     const peer = s.remote_identity;
     const info = { number: peer.uri.user, name: peer.display_name || '', incoming: e.originator === 'remote' };
     s.on('peerconnection', (ev) => this._media(ev.peerconnection));
+    let gathering = null;
+    s.on('icecandidate', (ev) => { gathering ||= setTimeout(() => { gathering = null; ev.ready(); }, ICE_WAIT_MS); });
     if (s.connection) this._media(s.connection);
     s.on('progress', () => this.emit('progress', info));
     s.on('confirmed', () => this.emit(s === this.consult ? 'consult-answered' : 'answered', info));
@@ -99,7 +104,11 @@ export class Softphone {
   }
 
   answer() {
-    if (this.session) this.session.answer({ mediaConstraints: this._constraints(), pcConfig: PC_CONFIG });
+    // offerToReceiveAudio: an INVITE without SDP (a call transferred to us) still gets our audio offer
+    if (this.session) {
+      this.session.answer({ mediaConstraints: this._constraints(), pcConfig: PC_CONFIG,
+        rtcOfferConstraints: { offerToReceiveAudio: true } });
+    }
   }
 
   hangUp() {

@@ -43,10 +43,16 @@ class ContactPoint(_TenantRow, Base):
     """A phone number (E.164) or an e-mail address (lower case) that reaches one customer."""
 
     __tablename__ = "contact_points"
-    # the screen pop looks a caller up by (tenant, kind, value): one customer per number in a tenant
-    __table_args__ = (UniqueConstraint("tenant_id", "kind", "value"),)
+    __table_args__ = (
+        # the screen pop looks a caller up by (tenant, kind, value): one customer per number in a tenant
+        UniqueConstraint("tenant_id", "kind", "value"),
+        # a customer's contact points; no index on tenant_id alone: without statistics SQLite preferred it
+        # and scanned the whole tenant (37 ms at 100,000 customers instead of 0.3 ms)
+        Index("ix_contact_points_customer", "customer_id", "tenant_id"),
+    )
 
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(8))  # phone, email
     value: Mapped[str] = mapped_column(String(254))
     label: Mapped[str] = mapped_column(String(50), default="")  # mobile, work, home, ...

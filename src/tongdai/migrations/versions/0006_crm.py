@@ -52,8 +52,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('tenant_id', 'kind', 'value', name=op.f('uq_contact_points_tenant_id_kind_value'))
     )
     with op.batch_alter_table('contact_points', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_contact_points_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_contact_points_tenant_id'), ['tenant_id'], unique=False)
+        batch_op.create_index('ix_contact_points_customer', ['customer_id', 'tenant_id'], unique=False)
 
     op.create_table('cases',
     sa.Column('customer_id', sa.String(length=32), nullable=True),

@@ -37,6 +37,12 @@ def test_demo_flow_with_every_demo_requirement_is_valid_without_warnings():
     assert menu.speech.words == {"sales": "sales", "support": "support"}
 
 
+def test_spoken_menu_words_the_recogniser_cannot_know_are_errors_at_the_menu():
+    nodes = {"start": {"type": "menu", "prompt": "x", "choices": {"1": "sales"}, "no_input": "sales",
+                       "speech": {"words": {"sales": "sales", "qzxv": "sales"}}}, "sales": BYE}
+    assert errors(doc(nodes)) == ["nodes.start.speech.words: not in the speech recogniser's dictionary: qzxv"]
+
+
 def test_unknown_menu_target_is_pointed_at_by_node_and_key():
     nodes = {"start": {"type": "menu", "prompt": "x", "choices": {"1": "sales", "3": "salse"}, "no_input": "sales"},
              "sales": BYE}

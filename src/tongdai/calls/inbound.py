@@ -44,6 +44,7 @@ from tongdai.ivr import flowrun as fr
 from tongdai.ivr.model import Flow
 from tongdai.media.engine_events import RtpengineDigit
 from tongdai.media.prompts import PromptLibrary
+from tongdai.media.speech import supports_language
 from tongdai.routing.events import ReservationTimedOut, TaskLeftQueue, TaskReserved
 from tongdai.routing.model import Activity, Task, TaskState
 from tongdai.routing.service import RoutingService
@@ -369,17 +370,15 @@ class InboundCalls:
     async def _recognise(self, w: Waiting, action: fr.Recognise, events: asyncio.Queue[fr.Event]) -> None:
         """Listen for one of the menu's words; the answer (or no match) goes back to the run."""
         speech = self.speech() if self.speech is not None else None
-        if speech is None:
-            return  # no recogniser: the menu's keys and timeout still work
+        if speech is None or not supports_language(action.language):
+            return  # no recogniser for this language: the menu's keys and timeout still work
         try:
             heard = await speech.listen(w.call, w.caller, words=action.words, language=action.language,
                                         timeout_s=action.timeout_s)
         except Exception:
             log.exception("speech recognition failed", extra={"call_id": w.call.id})
             return
-        if heard is None:
-            events.put_nowait(fr.SpeechNoMatch())
-        else:
+        if heard is not None:  # nothing heard: the menu's own timeout asks again (no input)
             events.put_nowait(fr.SpeechRecognised(heard[0], heard[1]))
 
     async def _http(self, w: Waiting, action: fr.HttpRequest, events: asyncio.Queue[fr.Event]) -> None:

@@ -145,6 +145,12 @@ def _contents(at: str, node: Any, flow: Flow) -> list[Problem]:
         words = [w.strip().lower() for w in node.speech.words]
         if len(set(words)) != len(words):
             out.append(Problem(f"{at}.speech.words", "the same word twice (words are not case-sensitive)"))
+        from tongdai.media.speech import unknown_words  # the pronunciation dictionary loads on first use
+
+        unknown = unknown_words(words)
+        if unknown:
+            out.append(Problem(f"{at}.speech.words", "not in the speech recogniser's dictionary: "
+                                                     + ", ".join(unknown)))
     if isinstance(node, Http) and "{" in node.url.split("?")[0].split("/")[2]:
         out.append(Problem(f"{at}.url", "the host may not come from a variable"))
     return out

@@ -358,8 +358,8 @@ class InboundCalls:
         """Play text-to-speech or a recorded prompt to the caller; its length in ms (0 when it failed)."""
         assert self.prompts is not None
         try:
-            if prompt_id:
-                path = self.prompts.info(prompt_id).path
+            if prompt_id:  # uploaded as a prompt (`prompt/<name>`) unless the id names its kind
+                path = self.prompts.info(prompt_id if "/" in prompt_id else f"prompt/{prompt_id}").path
             else:
                 path = (await self.prompts.speak(text, language=language)).path
             return int(await w.call.anchor.play(w.call.id, tag, str(path), repeat=repeat))  # type: ignore[attr-defined]

@@ -202,6 +202,22 @@ def test_an_answer_does_not_depend_on_the_utterances_decoded_before_it(tmp_path)
         assert speech.recognise(words, utterances[word]) == fresh
 
 
+@needs_espeak_and_sox
+def test_one_decoder_serves_many_grammars_dropping_the_least_recently_used(tmp_path):
+    engine = speech._decoder(())
+    engine.MAX_GRAMMARS = 2
+    rec = Recogniser(MENU)
+    rec.feed(telephone(spoken("support", tmp_path)))
+    rec.finish()
+    pcm = upsample(rec.utterance())
+    first = speech.decode(engine, tuple(MENU), pcm)
+    speech.decode(engine, ("orders", "returns"), pcm)
+    engine.search(tuple(MENU))  # used again: now the most recent
+    speech.decode(engine, ("yes", "no"), pcm)
+    assert set(engine.searches) == {tuple(MENU), ("yes", "no")}
+    assert speech.decode(engine, tuple(MENU), pcm) == first and first is not None and first[0] == "support"
+
+
 def test_white_noise_gives_no_answer_or_a_confidence_below_the_threshold():
     noise = np.random.default_rng(3).normal(0, 6000, RATE).astype(np.int16)
     rec = Recogniser(MENU)

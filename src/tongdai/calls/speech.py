@@ -5,9 +5,9 @@ the DSP worker's kind (`media.dsp_worker.Leg`: either G.711 law, a jitter buffer
 drains that buffer into a `media.speech.Recogniser`, which endpoints on the event loop (cheap); once
 the caller has spoken and stopped (or the time is up) the fork is removed and the utterance is
 decoded in a worker process. A process, not a thread: pocketsphinx holds the GIL while it decodes
-(a thread stalled the event loop for up to 0.9 s, bench/speech_bench.py). Each worker keeps a decoder
-per grammar, loaded while the caller is still speaking. Languages without a model (all but English)
-answer None at once.
+(on a thread the event loop ran 0.14-0.3 s late at p99, bench/speech_bench.py). Each worker keeps one
+decoder (the acoustic model) with a search per grammar, added while the caller is still speaking.
+Languages without a model (all but English) answer None at once.
 """
 
 from __future__ import annotations

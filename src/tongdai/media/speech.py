@@ -24,6 +24,7 @@ Decoding is CPU work that holds the GIL (docs/speech.md gives its cost): the asy
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 import threading
@@ -318,32 +319,61 @@ def recognise_timed(words: tuple[str, ...], pcm8k: bytes) -> tuple[tuple[str, fl
     return result, time.process_time() - started
 
 
-@functools.lru_cache(maxsize=32)
 def _cached_decoder(words: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """This process's decoder, with the grammar of `words` among its searches."""
     _refuse_unknown(words)
-    return _decoder(words)
+    engine = _engine()
+    engine.search(words)
+    return engine
+
+
+@functools.cache
+def _engine():  # type: ignore[no-untyped-def]
+    # One decoder per process: each loads the acoustic model and dictionary (about 35 MB), grammars
+    # are only searches on it.
+    return _decoder(())
 
 
 class _Decoder:
-    """A pocketsphinx decoder and the model's initial cepstral mean (the extension type takes no attributes)."""
+    """A pocketsphinx decoder, the model's initial cepstral mean (the extension type takes no
+    attributes) and a search per grammar, the least recently used dropped past `MAX_GRAMMARS`."""
+
+    MAX_GRAMMARS = 256
 
     def __init__(self, decoder) -> None:  # type: ignore[no-untyped-def]
         self.decoder, self.initial_cmn = decoder, str(decoder.get_cmn())
+        self.searches: dict[tuple[str, ...], str] = {}
+        self._names = itertools.count()
+
+    def search(self, words: Sequence[str]) -> str:
+        """The name of the closed-grammar search of `words` (added when new)."""
+        key = tuple(words)
+        name = self.searches.pop(key, None)
+        if name is None:
+            name = f"menu{next(self._names)}"
+            self.decoder.add_jsgf_string(name, grammar(words))
+            if len(self.searches) >= self.MAX_GRAMMARS:
+                self.decoder.remove_search(self.searches.pop(next(iter(self.searches))))
+        self.searches[key] = name  # re-inserted: the dict's order is the order of use
+        return name
 
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
         return getattr(self.decoder, name)
 
 
 def _decoder(words: Sequence[str]):  # type: ignore[no-untyped-def]
-    """A pocketsphinx decoder with the bundled en-us model and the closed grammar of `words`."""
+    """A pocketsphinx decoder with the bundled en-us model, a free phone loop and (when `words` are
+    given) the closed grammar of `words`."""
     from pocketsphinx import Decoder
 
     # FATAL only: "final result does not match the grammar" is an ordinary no-match, not an error
     decoder = Decoder(lm=None, loglevel="FATAL", samprate=16000)
-    decoder.add_jsgf_string("menu", grammar(words))
     decoder.add_allphone_file("phones", str(_model_dir() / "en-us-phone.lm.bin"))
-    decoder.activate_search("menu")
-    return _Decoder(decoder)
+    decoder.activate_search("phones")
+    engine = _Decoder(decoder)
+    if words:
+        engine.search(words)
+    return engine
 
 
 def decode(decoder, words: Sequence[str], pcm16k: bytes) -> tuple[str, float] | None:  # type: ignore[no-untyped-def]
@@ -353,8 +383,9 @@ def decode(decoder, words: Sequence[str], pcm16k: bytes) -> tuple[str, float] | 
     scores say which one fits best and how clearly (they are steadier than the grammar's own pick,
     which flips between similar words on a few LSB of noise).
     """
+    search = decoder.search(words)
+    decoder.activate_search(search)
     mean = cepstral_mean(decoder, pcm16k)
-    decoder.activate_search("menu")
     _run(decoder, pcm16k, mean)
     hyp = decoder.hyp()
     heard = hyp.hypstr.strip() if hyp is not None else ""
@@ -365,7 +396,7 @@ def decode(decoder, words: Sequence[str], pcm16k: bytes) -> tuple[str, float] | 
     decoder.activate_search("phones")
     _run(decoder, pcm16k, mean)
     phone_loop = _per_frame(decoder, decoder.hyp())
-    decoder.activate_search("menu")
+    decoder.activate_search(search)
     best = max(words, key=lambda w: _or_worst(scores[w]))
     return best, confidence(scores, best, grammar_score - phone_loop if grammar_score and phone_loop else None)
 

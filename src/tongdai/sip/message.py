@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tongdai.sip.errors import SipParseError
 from tongdai.sip.uri import Uri, parse_uri
@@ -349,8 +350,9 @@ def _parse_name_addr_general(value: str) -> NameAddr:
     return NameAddr(uri, None, parse_params(";" + ptext if semi else ""))
 
 
-@dataclass(frozen=True)
-class CSeq:
+class CSeq(NamedTuple):
+    """`CSeq: 1 INVITE` (a named tuple: built in C, read on every request and response)."""
+
     number: int
     method: str
 
@@ -390,10 +392,15 @@ class Message:
         """Every value of a header, comma-separated lists split (except for single-value headers)."""
         name = _CANONICAL.get(name) or canonical(name)  # the cache first: no call on the hot path
         out: list[str] = []
+        single = name in SINGLE
         for n, v in self.headers:
             if n == name:
-                if name in SINGLE:
+                if single:
                     out.append(v)
+                elif "," not in v:  # one value (the usual case): no splitting
+                    v = v.strip()
+                    if v:
+                        out.append(v)
                 else:
                     out.extend(x for x in split_commas(v) if x)
         return out
@@ -500,7 +507,10 @@ class Request(Message):
 
     def __init__(self, method: str, uri: str, headers: list[tuple[str, str]] | None = None, body: bytes = b"",
                  version: str = "SIP/2.0") -> None:
-        super().__init__(headers, body)
+        # Message.__init__ inlined: three messages per call are built on the hot path
+        self.headers = headers if headers is not None else []
+        self.body = body
+        self._cache = {}
         self.method = method
         self.uri = uri
         self.version = version
@@ -533,7 +543,9 @@ class Response(Message):
 
     def __init__(self, status: int, reason: str = "", headers: list[tuple[str, str]] | None = None,
                  body: bytes = b"", version: str = "SIP/2.0") -> None:
-        super().__init__(headers, body)
+        self.headers = headers if headers is not None else []  # Message.__init__ inlined
+        self.body = body
+        self._cache = {}
         self.status = status
         self.reason = reason
         self.version = version

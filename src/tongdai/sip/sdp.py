@@ -110,6 +110,9 @@ _DIRECTION_OF = {(True, True): "sendrecv", (True, False): "sendonly", (False, Tr
                  (False, False): "inactive"}
 
 
+_WANTED: dict[tuple[str, ...], frozenset[str]] = {("PCMU/8000", "PCMA/8000"): frozenset({"pcmu/8000", "pcma/8000"})}
+
+
 def answer_audio(offer: SessionDescription, *, address: str, port: int, preferred: tuple[str, ...] = ("PCMU/8000", "PCMA/8000"),
                  direction: str = "sendrecv", session_id: int = 1) -> SessionDescription:
     """An answer accepting the first offered audio stream with the first codec we both have (and
@@ -117,7 +120,7 @@ def answer_audio(offer: SessionDescription, *, address: str, port: int, preferre
     do; the answer mirrors the offer within it (hold: sendonly -> recvonly)."""
     out: list[Media] = []
     chosen = False
-    wanted = {c.lower() for c in preferred}
+    wanted = _WANTED.get(preferred) or {c.lower() for c in preferred}
     for m in offer.media:
         if m.kind != "audio" or chosen:
             out.append(Media(m.kind, 0, m.proto, m.formats[:1]))
@@ -125,7 +128,11 @@ def answer_audio(offer: SessionDescription, *, address: str, port: int, preferre
         rtpmap = m.rtpmap()
         by_name = {enc.lower(): pt for pt, enc in rtpmap.items()}
         # the offerer's order wins (RFC 3264 6.1) among the codecs we take
-        codec = next((pt for pt in m.formats if rtpmap.get(pt, "").lower() in wanted), None)
+        codec = None
+        for pt in m.formats:
+            if rtpmap.get(pt, "").lower() in wanted:
+                codec = pt
+                break
         if codec is None:
             out.append(Media(m.kind, 0, m.proto, m.formats[:1]))
             continue

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 import wave
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -190,6 +191,33 @@ def loop_lag(utterance: np.ndarray, jobs: int = 20) -> dict[str, object]:
     return out
 
 
+# ---------------------------------------------------------------------------------------------- listening
+
+
+async def _listening(callers: int, seconds: float) -> float:
+    """CPU seconds of this process while `callers` listens run their 20 ms media clocks on silence."""
+    from tongdai.calls.speech import SpeechRecognition
+    from tongdai.media.dsp_worker import Leg as RtpLeg
+    from tongdai.media.g711 import Codec
+
+    service = SpeechRecognition()
+    loop = asyncio.get_running_loop()
+    idle = types.SimpleNamespace(ended=False, call=types.SimpleNamespace(ended=None))
+    prepared: asyncio.Future[list[str]] = loop.create_future()  # never done: the grammar is fine
+    hears = [service._hear(Recogniser(MENU, check_words=False), RtpLeg(i, "speech", Codec.PCMU),
+                           idle, seconds, prepared) for i in range(callers)]  # type: ignore[arg-type]
+    started = time.process_time()
+    await asyncio.gather(*hears)
+    return time.process_time() - started
+
+
+def listening_cost(callers: int = 100, seconds: float = 5.0, runs: int = 3) -> dict[str, float]:
+    """The event loop's CPU per caller being listened to (media clock, jitter buffer, endpointer)."""
+    cpu = statistics.median(asyncio.run(_listening(callers, seconds)) for _ in range(runs))
+    return {"callers": callers, "seconds": seconds, "cpu_share_of_a_core": round(cpu / seconds, 3),
+            "cpu_share_per_caller_percent": round(100 * cpu / seconds / callers, 3)}
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -203,6 +231,7 @@ def run(runs: int) -> dict[str, object]:
         "accuracy": accuracy(utterances),
         "cost": cost(menu_default, runs),
         "event_loop": loop_lag(utterances[("en", "support")]),
+        "listening": listening_cost(runs=runs),
     }
 
 

@@ -38,6 +38,8 @@ class Board:
             self.agents[a["id"]] = a
         for aid in msg.get("removed_agents", []):
             self.agents.pop(aid, None)
+        for qid in msg.get("removed_queues", []):
+            self.queues.pop(qid, None)
         if "alerts" in msg:
             self.alerts = msg["alerts"]
 

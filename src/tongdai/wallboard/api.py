@@ -107,7 +107,7 @@ async def _pump(ws: WebSocket, svc: WallboardService, client: Client, reader: as
             waiter.cancel()
             return
         delta, resync, oldest = client.take()
-        wire = svc.snapshot_wire(client.tenant_id, oldest) if resync else delta
+        wire = svc.catch_up_wire(client, oldest) if resync else delta
         if wire is not None:
             await asyncio.wait_for(ws.send_text(wire), svc.send_timeout_s)
 

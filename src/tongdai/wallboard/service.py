@@ -3,19 +3,22 @@ coalesced deltas to supervisors' sockets (at most one update per `min_interval_s
 socket sees at most ~10 a second, and any change leaves within that interval).
 
 A socket never holds up the others: each has a one-slot mailbox. A delta that finds the slot still full
-(the socket has not taken the previous one) turns the mailbox into "resync": that socket gets one full
-snapshot when it is ready again, however many deltas it missed. A send that takes longer than
-`send_timeout_s` closes the socket."""
+(the socket has not taken the previous one) turns the mailbox into "catch up": when the socket is ready
+again it gets the deltas it missed merged into one frame (or a full snapshot if they are older than the
+last `KEEP_DELTAS`), however many it missed. A send that takes longer than `send_timeout_s` closes the
+socket."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -32,24 +35,29 @@ from tongdai.wallboard.stats import FOLLOWED, Wallboard, load_engine
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
+KEEP_DELTAS = 50
+"""Deltas kept per tenant (5 s at 10 a second) to catch lagging screens up without a full snapshot."""
 
 
 class Client:
     """One connected screen: a one-slot mailbox the sender task drains."""
 
-    def __init__(self, tenant_id: str) -> None:
+    def __init__(self, tenant_id: str, seq: int = 0) -> None:
         self.tenant_id = tenant_id
         self.pending: str | None = None
+        self.pending_seq = 0
         self.resync = False
+        self.seq = seq
+        """The last flush whose changes the screen has been sent (a snapshot counts as the flush it follows)."""
         self.oldest_change: float | None = None
         """The earliest change the screen has not received (for the delay measured by the benchmark)."""
         self.wake = asyncio.Event()
         self.skipped = 0
 
-    def offer(self, wire: str, first_change_at: float | None) -> None:
-        """Hand over a delta; if the last one was not taken yet, ask for a full snapshot instead."""
+    def offer(self, wire: str, first_change_at: float | None, seq: int = 0) -> None:
+        """Hand over a delta; if the last one was not taken yet, mark the screen for a catch-up instead."""
         if self.pending is None and not self.resync:
-            self.pending = wire
+            self.pending, self.pending_seq = wire, seq
         else:
             self.pending, self.resync = None, True
             self.skipped += 1
@@ -60,6 +68,8 @@ class Client:
     def take(self) -> tuple[str | None, bool, float | None]:
         """What to send now: (delta, resync, oldest change) and the mailbox is empty again."""
         out = (self.pending, self.resync, self.oldest_change)
+        if self.pending is not None:
+            self.seq = self.pending_seq
         self.pending, self.resync, self.oldest_change = None, False, None
         self.wake.clear()
         return out
@@ -85,6 +95,9 @@ class WallboardService:
         self._ticker: asyncio.Task[None] | None = None
         self._history: set[str] = set()
         self._flushes: dict[str, int] = {}
+        self._recent: dict[str, collections.deque[tuple[int, dict[str, Any]]]] = {}
+        """Per tenant: the last deltas (flush number, delta), to catch a lagging screen up in one frame."""
+        self._merged: dict[str, tuple[tuple[int, int], str]] = {}
         self._snapshots: dict[str, tuple[int, str]] = {}
         """Per tenant: (flush count, snapshot JSON without its first key): screens resyncing between the same
         two flushes share one snapshot instead of each costing a full one."""
@@ -185,8 +198,8 @@ class WallboardService:
     # -- fan-out
 
     def attach(self, tenant_id: str) -> Client:
-        """A screen connects; it is sent the snapshot by the caller, then deltas."""
-        c = Client(tenant_id)
+        """A screen connects; it is sent the snapshot by the caller (right away), then deltas."""
+        c = Client(tenant_id, self._flushes.get(tenant_id, 0))
         self.clients.setdefault(tenant_id, set()).add(c)
         return c
 
@@ -208,21 +221,41 @@ class WallboardService:
     def _flush(self, tenant_id: str) -> None:
         self._scheduled.discard(tenant_id)
         self._last_flush[tenant_id] = asyncio.get_running_loop().time()
-        self._flushes[tenant_id] = self._flushes.get(tenant_id, 0) + 1
         b = self.boards.get(tenant_id)
         delta = b.take_delta(self.clock()) if b is not None else None
         if delta is None:
             return
+        seq = self._flushes[tenant_id] = self._flushes.get(tenant_id, 0) + 1
+        delta["seq"] = seq
+        self._recent.setdefault(tenant_id, collections.deque(maxlen=KEEP_DELTAS)).append((seq, delta))
         clients = self.clients.get(tenant_id)
         if not clients:
             return
         wire = json.dumps(delta, ensure_ascii=False, separators=(",", ":"))
         for c in clients:
-            c.offer(wire, delta["first_change_at"])
+            c.offer(wire, delta["first_change_at"], seq)
+
+    def catch_up_wire(self, c: Client, oldest_change: float | None) -> str | None:
+        """One frame for a screen that missed deltas: the missed deltas merged (shared by every screen that
+        missed the same ones), or a snapshot when they are no longer kept; None when nothing was missed."""
+        recent = self._recent.get(c.tenant_id)
+        current = self._flushes.get(c.tenant_id, 0)
+        if current <= c.seq:
+            return None
+        if not recent or recent[0][0] > c.seq + 1:
+            c.seq = current
+            return self.snapshot_wire(c.tenant_id, oldest_change)
+        cached = self._merged.get(c.tenant_id)
+        if cached is None or cached[0] != (c.seq, current):
+            merged = merge_deltas([d for n, d in recent if n > c.seq])
+            cached = self._merged[c.tenant_id] = ((c.seq, current), json.dumps(
+                merged, ensure_ascii=False, separators=(",", ":"))[1:])
+        c.seq = current
+        return f'{{"first_change_at":{json.dumps(oldest_change)},{cached[1]}'
 
     def snapshot_wire(self, tenant_id: str, oldest_change: float | None = None) -> str:
         """The full picture as one JSON frame (`first_change_at` first: the oldest change it catches up on)."""
-        count = self._flushes.get(tenant_id, 0)
+        count = self._flushes.get(tenant_id, 0)  # a snapshot holds everything up to the next flush
         cached = self._snapshots.get(tenant_id)
         if cached is None or cached[0] != count:
             snap = self.boards[tenant_id].snapshot(self.clock())
@@ -241,6 +274,30 @@ class WallboardService:
                     log.exception("wallboard tick failed for tenant %s", tid)
                 if b.pending():
                     self._schedule(tid)
+
+
+def merge_deltas(deltas: list[dict[str, Any]]) -> dict[str, Any]:
+    """Consecutive deltas as one: the latest row of each queue and agent, removals, the latest alerts."""
+    queues: dict[str, Any] = {}
+    agents: dict[str, Any] = {}
+    removed: dict[str, set[str]] = {"removed_agents": set(), "removed_queues": set()}
+    alerts: list[Any] | None = None
+    for d in deltas:
+        for rows, gone, key in ((queues, "removed_queues", "queues"), (agents, "removed_agents", "agents")):
+            for row in d.get(key, ()):
+                rows[row["id"]] = row
+                removed[gone].discard(row["id"])
+            for rid in d.get(gone, ()):
+                rows.pop(rid, None)
+                removed[gone].add(rid)
+        alerts = d.get("alerts", alerts)
+    last = deltas[-1]
+    out: dict[str, Any] = {"type": "wallboard.delta", "server_time": last["server_time"], "seq": last["seq"],
+                           "queues": list(queues.values()), "agents": list(agents.values())}
+    out.update({k: sorted(v) for k, v in removed.items() if v})
+    if alerts is not None:
+        out["alerts"] = alerts
+    return out
 
 
 def _zone(name: str | None) -> tzinfo:

@@ -296,8 +296,8 @@ _lock = threading.Lock()  # a decoder is not thread-safe: one decode at a time p
 
 
 def prepare(words: tuple[str, ...]) -> list[str]:
-    """Load the decoder of a grammar ahead of its first utterance; the words it cannot have (then
-    nothing is loaded). Runs in a worker process."""
+    """Load the decoder and add the grammar's search ahead of its first utterance; the words it
+    cannot have (then nothing is loaded). Runs in a worker process."""
     unknown = unknown_words(words)
     if not unknown:
         with _lock:
@@ -307,7 +307,7 @@ def prepare(words: tuple[str, ...]) -> list[str]:
 
 def recognise(words: tuple[str, ...], pcm8k: bytes) -> tuple[str, float] | None:
     """Decode one endpointed utterance (16-bit, 8 kHz) against the closed grammar `words` (normalised,
-    known), with this process's cached decoder of that grammar."""
+    known), with this process's decoder."""
     with _lock:
         return decode(_cached_decoder(words), words, upsample(np.frombuffer(pcm8k, np.int16)))
 

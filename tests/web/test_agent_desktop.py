@@ -224,6 +224,16 @@ def test_given_agent_in_browser_when_customer_calls_then_it_rings_answers_talks_
     assert wait_until(lambda: agent_state(sales_line)["activity"] == "offline", timeout=10)
 
 
+def wrap_up(page, disposition: str) -> None:  # type: ignore[no-untyped-def]
+    """Finish the wrap-up in the page: the agent is offered calls again at once (not after the queue's 60 s)."""
+    from playwright.sync_api import expect
+
+    page.select_option("#disposition", disposition)
+    page.click("#wrapup-form button[type=submit]")
+    expect(page.locator("#wrapup")).to_be_hidden(timeout=10_000)
+    expect(page.locator("#state")).to_have_attribute("data-state", "available", timeout=10_000)
+
+
 def logged_in(context, base: str, login: tuple[str, str]):  # type: ignore[no-untyped-def]
     """A page of the agent desktop logged in as `login`, its phone registered, the agent available."""
     from playwright.sync_api import expect
@@ -273,10 +283,59 @@ def test_given_agent_on_a_call_when_it_transfers_to_a_desk_phone_then_the_caller
                     caller.kill()
             assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
             assert finish(desk, timeout=20)[1] == {"successful": 1, "failed": 0}
+            wrap_up(lan, "escalated")
         finally:
             browser.close()
             if desk.poll() is None:
                 desk.kill()
             register("1002", "sip-demo-1002", phone, running.sip_port, expires=0)
+    records = sales_line.get("/api/v1/call-records", callee="1800").json()["items"]
+    assert records and records[0]["transferred"] is True, records[:1]
+
+
+def test_given_agent_consults_a_desk_phone_when_it_completes_the_transfer_then_caller_and_phone_are_joined(
+        running, sales_line, tmp_path):
+    """Attended transfer from the browser: Consult holds the caller and calls agent 1003's desk phone from
+    the browser (a call out of the browser through rtpengine); Complete transfer sends REFER with
+    Replaces; tongdai re-INVITEs the phone and the caller, joins them and ends both of the browser's calls."""
+    from playwright.sync_api import expect, sync_playwright
+
+    phone = free_udp_port()
+    desk = start(sipp_command("uas_reinvited.xml", running.sip_port, port=phone, calls=1, workdir=tmp_path), tmp_path)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(permissions=["microphone"])
+            context.add_init_script(LOOPBACK_ONLY)
+            lan = logged_in(context, running.base, AGENT)
+            assert register("1003", "sip-demo-1003", phone, running.sip_port) == 200  # support: no sales calls
+            caller = start(sipp_command(str(SCENARIOS / "uac_queue_browser_attended.xml"), running.sip_port,
+                                        port=free_udp_port(), calls=1, service="1800", caller=CALLER,
+                                        workdir=tmp_path, timeout_s=90,
+                                        keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}), tmp_path)
+            try:
+                expect(lan.locator("#incoming")).to_be_visible(timeout=20_000)
+                lan.click("#answer")
+                expect(lan.locator("#in-call")).to_be_visible(timeout=10_000)
+                lan.fill("#transfer-target", "1003")
+                lan.click("#consult")
+                expect(lan.locator("#held")).to_be_visible(timeout=10_000)
+                expect(lan.locator("#complete")).to_be_visible(timeout=15_000)  # the phone answered the consult
+                lan.click("#complete")
+                expect(lan.locator("#in-call")).to_be_hidden(timeout=15_000)
+                expect(lan.locator("#complete")).to_be_hidden()
+                expect(lan.locator("#state")).to_have_attribute("data-state", "wrap_up")
+                rc, count, out = finish(caller, timeout=40)
+            finally:
+                if caller.poll() is None:
+                    caller.kill()
+            assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+            assert finish(desk, timeout=20)[1] == {"successful": 1, "failed": 0}
+            wrap_up(lan, "escalated")
+        finally:
+            browser.close()
+            if desk.poll() is None:
+                desk.kill()
+            register("1003", "sip-demo-1003", phone, running.sip_port, expires=0)
     records = sales_line.get("/api/v1/call-records", callee="1800").json()["items"]
     assert records and records[0]["transferred"] is True, records[:1]

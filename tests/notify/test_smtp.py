@@ -8,10 +8,12 @@ import asyncio
 import email
 import email.policy
 import json
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -137,22 +139,25 @@ SENDER_SCRIPT = textwrap.dedent("""
 
 async def test_given_sender_killed_while_smtp_down_then_mail_arrives_after_restart(tmp_path):
     port = free_port()  # nothing listens here yet
-    proc = subprocess.Popen([sys.executable, "-c", SENDER_SCRIPT, str(tmp_path), str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    errors = (tmp_path / "sender.err").open("w")  # a file: a full pipe nobody reads would block the child
+    proc = subprocess.Popen([sys.executable, "-c", SENDER_SCRIPT, str(tmp_path / "spool"), str(port)],
+                            stdout=subprocess.PIPE, stderr=errors, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line.strip()) for line in proc.stdout or ()], daemon=True).start()
     try:
-        assert proc.stdout is not None
-        mid = proc.stdout.readline().strip()
-        assert proc.stdout.readline().strip() == "attempted", proc.stderr.read() if proc.stderr else ""
+        mid = lines.get(timeout=30)  # bounded: a stuck child fails the test instead of hanging it
+        assert lines.get(timeout=30) == "attempted", (tmp_path / "sender.err").read_text()
     finally:
         proc.send_signal(signal.SIGKILL)  # no clean stop: the process dies where it is
         proc.wait(10)
-    outbox = Outbox(tmp_path)
+        errors.close()
+    outbox = Outbox(tmp_path / "spool")
     assert outbox.queued() == [mid] and outbox.state(mid).attempts == 1
     assert "Connect" in outbox.state(mid).last_error or "refused" in outbox.state(mid).last_error.lower()
     box = Inbox()
     controller = smtp_server(box, port)  # the server comes up
     try:
-        svc = MailService.from_settings(settings(port, tmp_path), outbox)
+        svc = MailService.from_settings(settings(port, tmp_path / "spool"), outbox)
         await svc.start()
         try:
             assert await until(lambda: len(box.received) == 1), outbox.state(mid)

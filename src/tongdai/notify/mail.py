@@ -302,6 +302,7 @@ class MailService:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         outbox.on_put.append(self.wake)
 
     @classmethod
@@ -320,12 +321,16 @@ class MailService:
         if self.transport is None:
             log.warning("mail.smtp_host is empty: mail is spooled in %s but not sent", self.outbox.root)
         await asyncio.to_thread(self._due_now)
+        self._stopping = False
         self._loop = asyncio.get_running_loop()
         self._task = self._loop.create_task(self._run())
 
     async def stop(self) -> None:
         """Stop sending; whatever is queued stays on disk for the next start."""
         if self._task is not None:
+            # the flag and the wake-up end the loop even if a cancellation were lost on the way
+            self._stopping = True
+            self._wake.set()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -350,16 +355,21 @@ class MailService:
                 self.outbox.save_state(mid, state)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 next_due = await self.send_due()
             except Exception:  # a broken spool file must not end the sender for good
                 log.exception("mail sender failed; trying again shortly")
                 next_due = self.clock() + 5.0
+            if self._stopping:
+                return
             wait = self.max_wait_s if next_due is None else min(self.max_wait_s, max(0.0, next_due - self.clock()))
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that
+            # arrives as the event is set, and stop() then waited on a sender that went on sleeping
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     async def send_due(self) -> float | None:
         """Try every queued message that is due at `clock()`; the time the next one falls due (None: none)."""

@@ -321,3 +321,18 @@ def test_speech_settings_reach_app_speech_and_disabled_leaves_menus_keys_only(tm
     assert app.speech in app.services  # type: ignore[attr-defined]
     off = build_app(load_settings(overrides={**base, "speech.enabled": False}))
     assert not hasattr(off, "speech") and not [s for s in off.services if s.name == "speech"]
+
+
+async def test_decoding_processes_ignore_ctrl_c_sent_to_the_process_group():
+    # a test run in the background inherits SIGINT ignored; the workers must ignore it by themselves
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    service = SpeechRecognition(workers=1)
+    await service.start()
+    try:
+        worker = await service._run(os.getpid)
+        os.kill(worker, signal.SIGINT)
+        await asyncio.sleep(0.2)
+        assert await service._run(os.getpid) == worker  # the same process, still serving
+    finally:
+        await service.stop()
+        signal.signal(signal.SIGINT, previous)

@@ -16,6 +16,7 @@ import asyncio
 import functools
 import logging
 import multiprocessing
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -60,7 +61,8 @@ class SpeechRecognition:
         self._executor = self._pool()
 
     def _pool(self) -> Executor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_started)
 
     async def stop(self) -> None:
         """Stop the decoding processes (a decode in progress finishes first)."""
@@ -176,6 +178,12 @@ class SpeechRecognition:
             await ng.request("unsubscribe", {"call-id": call.id, "to-tag": str(rtp.participant)})
         except Exception as exc:  # the fork then lasts as long as the call: harmless, the port is closed
             log.info("speech fork not removed: %s", exc, extra={"call_id": call.id})
+
+
+def _worker_started() -> None:
+    """In each decoding process: Ctrl-C reaches the whole process group, but stopping is tongdai's
+    to do (it shuts the pool down), so the workers ignore SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _close(rtp: RtpLeg) -> None:

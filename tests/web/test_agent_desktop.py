@@ -151,6 +151,16 @@ def test_given_agent_in_browser_when_customer_calls_then_it_rings_answers_talks_
             page.click("#go-available")
             expect(page.locator("#state")).to_have_attribute("data-state", "available", timeout=5_000)
             shot(page, "agent-available")
+            # the interface in Vietnamese and Chinese, then back to English (the choice is remembered)
+            for code, available, answer in (("vi", "Sẵn sàng", "Trả lời"), ("zh", "就绪", "接听")):
+                page.select_option("#lang", code)
+                expect(page.locator("#state")).to_have_text(available)
+                expect(page.locator("#answer")).to_have_text(answer)
+                expect(page.locator("html")).to_have_attribute("lang", code)
+                expect(page.locator("#registration")).to_have_text({"vi": "Điện thoại sẵn sàng", "zh": "电话已就绪"}[code])
+                shot(page, f"agent-{code}")
+            page.select_option("#lang", "en")
+            expect(page.locator("#state")).to_have_text("Available")
 
             with loopback_capture(media, capture):
                 caller = start(sipp_command(str(SCENARIOS / "uac_queue_browser.xml"), running.sip_port, port=free_udp_port(), calls=1,

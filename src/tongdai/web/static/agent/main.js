@@ -77,7 +77,13 @@ async function goNotReady() {
 function registration(status) {
   const el = $('registration');
   el.dataset.status = status;
-  el.textContent = status.startsWith('failed') ? `${t('unregistered')} (${status})` : t(status);
+  if (status.startsWith('failed')) {
+    delete el.dataset.i18n; // the cause stays as the browser phone said it
+    el.textContent = `${t('unregistered')} (${status})`;
+  } else {
+    el.dataset.i18n = status; // follows a change of language
+    el.textContent = t(status);
+  }
 }
 
 async function devices() {
@@ -317,7 +323,13 @@ function showLogin() {
 
 function languages() {
   fill($('lang'), Object.entries(LANGUAGES), lang());
-  $('lang').addEventListener('change', () => { setLang($('lang').value); translate(); keypad(); renderState(); loadReasons(); });
+  $('lang').addEventListener('change', () => {
+    setLang($('lang').value);
+    translate();
+    keypad();
+    renderState();
+    if (desk.me) { loadReasons(); devices().catch((e) => message(String(e))); }
+  });
   setLang(lang());
   translate();
 }

@@ -126,3 +126,19 @@ async def test_given_interaction_linked_to_case_then_case_shows_it(sqlite_api):
     assert r.status_code == 201
     detail = (await api.client.get(f"/api/v1/cases/{case_id}", headers=h)).json()
     assert sorted(i["channel"] for i in detail["interactions"]) == ["email", "voice"]
+
+
+async def test_given_customer_deleted_then_number_free_and_interactions_and_cases_stay_unlinked(api):
+    tid = await api.tenant_id("demo")
+    h = await api.headers(demo.ADMIN_LOGIN)
+    await api.app.bus.publish(_ended(tid, "call-before-delete"))
+    await _written(api, 1)
+    customer = await _tuan(api, h)
+    assert (await api.client.delete(f"/api/v1/customers/{customer['id']}", headers=h)).status_code == 204
+    pop = (await api.client.get("/api/v1/customers/lookup", headers=h, params={"phone": "0918000888"})).json()
+    assert pop["customer"] is None
+    assert [(i["call_id"], i["customer_id"]) for i in pop["recent_interactions"]] == [("call-before-delete", None)]
+    cases = (await api.client.get("/api/v1/cases", headers=h, params={"status": "open"})).json()["items"]
+    assert [(c["subject"], c["customer_id"]) for c in cases] == [("Internet drops every evening", None)]
+    r = await api.client.post("/api/v1/customers", headers=h, json={"name": "New owner", "phones": ["0918000888"]})
+    assert r.status_code == 201

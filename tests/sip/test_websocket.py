@@ -14,7 +14,7 @@ import uvicorn
 import websockets
 from starlette.applications import Starlette
 
-from tongdai.calls.b2bua import _webrtc, uri_transport
+from tongdai.calls.b2bua import _dtls_client, _webrtc, uri_transport
 from tongdai.sip.digest import answer as digest_answer
 from tongdai.sip.message import Request, Response, parse
 from tongdai.sip.service import Account, StaticCredentials, UaCore
@@ -39,6 +39,13 @@ def test_binding_source_of_a_websocket_names_the_peer_and_other_sources_do_not()
 def test_webrtc_option_is_set_only_when_exactly_one_party_is_a_browser() -> None:
     assert _webrtc("WS", "UDP") == {"webrtc": True} == _webrtc("TCP", "WSS")
     assert _webrtc("UDP", "TLS") == {} == _webrtc("WS", "WSS")
+
+
+def test_sdp_for_a_browser_rtpengine_offered_to_always_names_rtpengine_the_dtls_client() -> None:
+    offer = b"m=audio 30000 UDP/TLS/RTP/SAVPF 8\r\na=setup:actpass\r\na=rtcp-mux\r\n"
+    assert _dtls_client(offer) == b"m=audio 30000 UDP/TLS/RTP/SAVPF 8\r\na=setup:active\r\na=rtcp-mux\r\n"
+    assert b"a=setup:active" in _dtls_client(b"a=setup:passive\r\n")
+    assert _dtls_client(b"m=audio 4000 RTP/AVP 0\r\n") == b"m=audio 4000 RTP/AVP 0\r\n"
 
 
 def _free_port() -> int:

@@ -1,7 +1,8 @@
 """SIP benchmark, RFC 7502 style: SIPp's built-in `uac` scenario against the 9196 test number of a
 tongdai SIP endpoint pinned to one core; the highest rate with 0 failed calls, and CPU seconds per
 1,000 calls at a fixed rate (from /proc/<pid>/stat). With `--sippy`, sippy 2.5.0 (installed in a
-throw-away virtualenv under /tmp) answers the same load in the same run, for the CPU ratio.
+throw-away virtualenv under /tmp) answers the same load in the same run, for the CPU ratio: both
+servers are up for the whole run and each rate step goes to one, then the other.
 
     .venv/bin/python bench/sip_bench.py [--rates 200,400,...] [--seconds 10] [--sippy PYTHON] [--loop asyncio] [--gc default]
 """
@@ -103,23 +104,34 @@ def measure(proc: subprocess.Popen[bytes], port: int, rate: int, seconds: float)
             "core_share": round(used / elapsed, 2), "rss_mib": round(rss_mib(proc.pid), 1)}
 
 
-def ramp(name: str, start, rates: list[int], seconds: float) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    port = free_port(socket.SOCK_DGRAM)
-    proc = start(port)
-    rows = []
+def ramp(servers: dict[str, object], rates: list[int], seconds: float) -> list[dict[str, object]]:
+    """Each rate step runs against every server in turn (started once, each on its own port), so that
+    the two figures of a step are minutes apart at most, not a whole ramp: the machine is shared and
+    its load drifts. A server leaves the ramp at its first step with a failed call."""
+    procs = {}
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
     try:
+        for name, start in servers.items():
+            port = free_port(socket.SOCK_DGRAM)
+            procs[name] = (start(port), port)  # type: ignore[operator]
         for rate in rates:
-            row = measure(proc, port, rate, seconds)
-            rows.append(row)
-            print(name, json.dumps(row), flush=True)
-            if row["failed"] != 0 or row["successful"] != row["calls"]:
-                break
-            time.sleep(3)
+            for name, (proc, port) in procs.items():
+                if rows[name] and not _clean(rows[name][-1]):
+                    continue
+                row = measure(proc, port, rate, seconds)
+                rows[name].append(row)
+                print(name, json.dumps(row), flush=True)
+                time.sleep(3)
     finally:
-        proc.kill()
-        proc.wait()
-    ok = [r for r in rows if r["failed"] == 0 and r["successful"] == r["calls"]]
-    return {"server": name, "max_rate_without_failure": max((r["rate"] for r in ok), default=0), "runs": rows}
+        for proc, _ in procs.values():
+            proc.kill()
+            proc.wait()
+    return [{"server": name, "max_rate_without_failure": max((r["rate"] for r in runs if _clean(r)), default=0),
+             "runs": runs} for name, runs in rows.items()]
+
+
+def _clean(row: dict[str, float]) -> bool:
+    return row["failed"] == 0 and row["successful"] == row["calls"]
 
 
 def main() -> None:
@@ -134,12 +146,14 @@ def main() -> None:
                     help="settled: the collector settings of `tongdai run` (tongdai.cli.settle_gc)")
     args = ap.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
-    servers = [ramp("tongdai", lambda port: start_tongdai(port, 0, args.loop, args.gc == "settled"), rates, args.seconds)]
+    starts = {"tongdai": lambda port: start_tongdai(port, 0, args.loop, args.gc == "settled")}
     if args.sippy:
-        servers.append(ramp("sippy", lambda port: start_sippy(args.sippy, port, 0), rates, args.seconds))
-        common = {r["rate"]: r for r in servers[0]["runs"] if r["failed"] == 0}  # type: ignore[index]
+        starts["sippy"] = lambda port: start_sippy(args.sippy, port, 0)
+    servers: list[dict[str, object]] = ramp(starts, rates, args.seconds)  # type: ignore[arg-type]
+    if args.sippy:
+        common = {r["rate"]: r for r in servers[0]["runs"] if _clean(r)}  # type: ignore[attr-defined]
         ratios = [round(p["cpu_s_per_1000_calls"] / common[p["rate"]]["cpu_s_per_1000_calls"], 2)
-                  for p in servers[1]["runs"] if p["failed"] == 0 and p["rate"] in common]  # type: ignore[index]
+                  for p in servers[1]["runs"] if _clean(p) and p["rate"] in common]  # type: ignore[attr-defined]
         servers.append({"sippy_cpu_per_call_over_tongdai": ratios})
     result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
               "seconds_per_step": args.seconds, "tongdai_loop": args.loop, "tongdai_gc": args.gc, "servers": servers}

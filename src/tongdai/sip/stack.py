@@ -11,6 +11,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import math
 import re
 import ssl
 from collections.abc import Callable
@@ -28,6 +29,8 @@ Address = tuple[str, int]
 #: a UDP request larger than this goes over TCP (RFC 3261 18.1.1: within 200 bytes of a 1500-byte MTU)
 LARGE_REQUEST = 1300
 CONNECT_TIMEOUT = 5.0
+#: timers are served on 100 ms ticks: retransmissions leave up to this much later (T1 is 500 ms)
+TIMER_TICK = 0.1
 
 
 @dataclass(frozen=True)
@@ -444,7 +447,7 @@ class SipStack:
     def _arm(self) -> None:
         if not self._heap or self._loop is None:
             return
-        when = self._heap[0][0]
+        when = _tick(self._heap[0][0])
         if self._timer is not None and self._timer_at <= when:
             return
         if self._timer is not None:
@@ -494,6 +497,14 @@ class SipStack:
                 else:
                     self._push(answer.deadline, ("answer", ident))
         self._arm()
+
+
+def _tick(when: float) -> float:
+    """The first timer tick at or after `when`: deadlines are served on TIMER_TICK boundaries, so that
+    the thousands a second that a busy endpoint sets (most of them for answers already acknowledged
+    and transactions long finished) cost ten wake-ups a second, not one each."""
+    at = math.ceil(when / TIMER_TICK) * TIMER_TICK
+    return at if at >= when else at + TIMER_TICK  # never early through a rounding error
 
 
 def _first_index(msg: Request, name: str) -> int:

@@ -141,8 +141,9 @@ class Voicemails:
                 return "max_s"
             if leg.ended or leg.call.ended is not None:  # also without a bus to say so
                 return "hangup"
-            try:
-                await asyncio.wait_for(listening.stop.wait(), min(left, 0.5))
+            try:  # asyncio.timeout: Python 3.11's wait_for can swallow a cancellation of the caller
+                async with asyncio.timeout(min(left, 0.5)):
+                    await listening.stop.wait()
             except TimeoutError:
                 continue
         return listening.ended_by

@@ -243,3 +243,14 @@ async def test_given_put_from_another_thread_then_the_sender_wakes_at_once(tmp_p
     finally:
         await svc.stop()
     assert len(transport.accepted) == 1
+
+
+async def test_given_woken_just_as_it_is_stopped_then_the_sender_still_stops(tmp_path):
+    svc = MailService(Outbox(tmp_path), FakeTransport(), sender="tongdai@example.test", max_wait_s=60)
+    await svc.start()
+    await asyncio.sleep(0.05)  # asleep, nothing queued
+    svc.wake()
+    await asyncio.sleep(0)  # the wake-up lands in the same turn of the loop as the stop below
+    stopping = asyncio.ensure_future(svc.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=2)  # once, wait_for inside the sender swallowed the
+    assert stopping in done and not svc.ready()         # cancellation and it slept on for a minute

@@ -15,6 +15,7 @@ import wave
 from collections.abc import Iterator
 from io import BytesIO
 
+import httpx
 import pytest
 
 from tests.calls.sipp import SCENARIOS, free_udp_port, register, run, sipp_command
@@ -144,6 +145,41 @@ nodes:
     assert "entered" in events and "left" in events and "voicemail" in events, events
     left = next(r for r in queue_log(admin, "0916000222") if r["event"] == "left")
     assert left["detail"] == "max_wait" and left["wait_s"] >= 6.5
+
+
+def test_agent_blind_transfer_to_another_queues_number_puts_caller_in_that_queue(centre, tmp_path):
+    t, _, admin = centre
+    queues = {q["name"]: q["id"] for q in admin.get("/api/v1/queues")["items"]}
+    for name in ("sales", "support"):  # agents free again at once (wrap-up is the routing engine's, tested there)
+        r = httpx.patch(f"{t.base}/api/v1/queues/{queues[name]}", json={"wrap_up_s": 0}, headers=admin.h, timeout=10)
+        assert r.status_code == 200, r.text
+    admin.post("/api/v1/numbers", {"e164": "1884", "queue_id": queues["sales"]})
+    admin.post("/api/v1/numbers", {"e164": "1885", "queue_id": queues["support"]})
+    time.sleep(0.5)
+    sales_agent, support_agent = free_udp_port(), free_udp_port()
+    a = start(sipp_command("uas_transfer.xml", t.sip_port, port=sales_agent, calls=1, keys={"refer_target": "1885"},
+                           workdir=tmp_path), tmp_path)
+    b = start(sipp_command("uas", t.sip_port, port=support_agent, calls=1, workdir=tmp_path), tmp_path)
+    time.sleep(0.3)
+    try:
+        assert register("1002", "sip-demo-1002", sales_agent, t.sip_port) == 200
+        assert register("1003", "sip-demo-1003", support_agent, t.sip_port) == 200
+        agents = {a["extension"]: a["id"] for a in admin.get("/api/v1/agents")["items"]}
+        for ext in ("1002", "1003"):  # whatever earlier tests left them in (not ready after a missed offer)
+            admin.post("/api/v1/routing/agents/activity", {"agent_id": agents[ext], "activity": "available"})
+        rc, count, out = run(sipp_command("uac_transferred.xml", t.sip_port, port=free_udp_port(), service="1884",
+                                          caller="0917000444", workdir=tmp_path, timeout_s=60), tmp_path)
+        assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+        for proc in (a, b):
+            rc, count, out = finish(proc)
+            assert count == {"successful": 1, "failed": 0}, out  # the REFER was taken; support answered
+    finally:
+        register("1002", "sip-demo-1002", sales_agent, t.sip_port, expires=0)
+        register("1003", "sip-demo-1003", support_agent, t.sip_port, expires=0)
+    rows = sorted(queue_log(admin, "0917000444"), key=lambda r: r["at"])
+    trail = [(r["event"], r["queue"], r["agent"]) for r in rows if r["event"] in ("entered", "answered", "transferred")]
+    assert trail == [("entered", "sales", ""), ("answered", "sales", "1002"), ("transferred", "sales", "1002"),
+                     ("entered", "support", ""), ("answered", "support", "1003")], trail
 
 
 def test_callback_keeps_place_and_rings_agent_then_customer_when_agent_is_free(centre, tmp_path):

@@ -16,7 +16,7 @@ import itertools
 import logging
 import re
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import unquote
@@ -164,6 +164,10 @@ class B2bua:
         self.calls: dict[str, Call] = {}
         #: called when a call ends (after its CDR event), e.g. to end its routing task
         self.on_call_end: list[Callable[[Call], None]] = []
+        #: the queue a dialled number leads to in a tenant (None: not a queue's number): a blind transfer
+        #: there hands the transferee to `to_queue` (the inbound calls), not to a new leg
+        self.queue_of: Callable[[str, str | None], str | None] | None = None
+        self.to_queue: Callable[[Leg, str], Awaitable[bool]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -678,6 +682,10 @@ class B2bua:
             self._spawn(self._when_joined(leg, self._attended(leg, req, other)))
         else:
             user = target.uri.user_unescaped or ""
+            queue = self.queue_of(user, leg.call.tenant_id) if self.queue_of is not None else None
+            if queue and leg.peer is not None and self.to_queue is not None:
+                self._spawn(self._when_joined(leg, self._blind_to_queue(leg, req, queue)))
+                return req.response(202)
             dest = self.resolve(user, leg.call.tenant_id)
             if dest is None:
                 return req.response(404)
@@ -715,6 +723,21 @@ class B2bua:
             self.on_event(CallTransferred(tenant_id=transferee.call.tenant_id, at=time.time(),
                                           call_id=transferee.call.id, transferee=transferee.label,
                                           target=dest.label, attended=False))
+
+    async def _blind_to_queue(self, transferor: Leg, refer: Request, queue: str) -> None:
+        """The transferor's peer goes to a queue (its number was the Refer-To): the inbound calls take it."""
+        assert transferor.peer is not None and self.to_queue is not None
+        transferee = transferor.peer
+        await self._notify_refer(transferor, 100, "Trying")
+        ok = await self.to_queue(transferee, queue)
+        await self._notify_refer(transferor, 200 if ok else 488, "OK" if ok else "Not Acceptable Here", done=True)
+        if ok:
+            transferee.peer = None
+            self._detach(transferor)
+            transferee.call.transferred = True
+            self.on_event(CallTransferred(tenant_id=transferee.call.tenant_id, at=time.time(),
+                                          call_id=transferee.call.id, transferee=transferee.label,
+                                          target=queue, attended=False))
 
     async def _attended(self, transferor: Leg, refer: Request, other: Leg) -> None:
         """Join the transferor's peer with the party of the transferor's other call (REFER with Replaces)."""

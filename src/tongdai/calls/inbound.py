@@ -90,6 +90,8 @@ class Waiting:
     announcer: asyncio.Task[None] | None = None  # position, expected wait and callback offers
     speaking: int = 0  # prompts started (a PlayFinished counts only for the latest)
     customer: dict[str, object] | None = None  # the customer the calling number belongs to
+    task_id: str = ""  # the routing task of this wait (the call's id, then one per transfer to a queue)
+    transfers: int = 0  # times an agent sent the caller to a queue
 
 
 @dataclass(eq=False)
@@ -255,9 +257,10 @@ class InboundCalls:
         w.variables.update(variables)
         call.queue = queue
         w.entered = time.time()
-        self.waiting[call.id] = w
+        w.task_id = call.id if not w.transfers else f"{call.id}-t{w.transfers}"
+        self.waiting[w.task_id] = w
         await self._play_music(w)
-        task = Task(call.id, channel="voice", attributes={**w.variables, "queue": queue, "caller": call.caller,
+        task = Task(w.task_id, channel="voice", attributes={**w.variables, "queue": queue, "caller": call.caller,
                                                           "number": call.callee},
                     priority=priority, tenant_id=w.tenant_id)
         await self._log(w, "entered", position=self._position(w))  # before: an offer may follow at once
@@ -286,7 +289,7 @@ class InboundCalls:
                 actions = await self._next(w, run, events, loop)
         except Exception:
             log.exception("call flow failed", extra={"call_id": w.call.id})
-            if not w.caller.ended and not w.agent and w.call.id not in self.waiting:
+            if not w.caller.ended and not w.agent and w.task_id not in self.waiting:
                 await self.b2bua.hang_up(w.caller)
         finally:
             self.flows.pop(w.call.id, None)
@@ -451,12 +454,12 @@ class InboundCalls:
 
     async def _leave_queue(self, w: Waiting, reason: str) -> None:
         """Out of the queue (maximum wait reached, or the caller chose a callback): no more offers."""
-        if self.waiting.pop(w.call.id, None) is None:
+        if self.waiting.pop(w.task_id, None) is None:
             return
         if w.ringing is not None:
             self.b2bua.cancel_ringing(w.call)
         position, waited = self._position(w), time.time() - w.entered
-        await self._routing(w, lambda e, now: e.cancel(w.call.id, now, reason=reason))
+        await self._routing(w, lambda e, now: e.cancel(w.task_id, now, reason=reason))
         await self._log(w, "left", detail=reason, position=position, wait_s=waited)
         if w.caller.dialog is not None:
             with contextlib.suppress(Exception):
@@ -562,6 +565,22 @@ class InboundCalls:
             return
         w.ringing = asyncio.get_running_loop().create_task(self._offer(w, event))
         w.ringing.add_done_callback(_log_failure)
+
+    # --- an agent sends the caller to a queue ---
+    async def transfer_to_queue(self, leg: Leg, queue: str) -> bool:
+        """Blind transfer of a caller to `queue` (REFER to the queue's number): the agent's task is done
+        (wrap-up follows), the caller waits again with music and announcements, keeping their data."""
+        w = next((o for o in self.waiting.values() if o.call is leg.call), None)
+        if w is None or leg is not w.caller or w.caller.ended:
+            return False
+        self.waiting.pop(w.task_id, None)
+        await self._routing(w, lambda e, now: e.complete(w.task_id, now))
+        await self._log(w, "transferred", agent=w.agent, detail=queue)
+        w.transfers += 1
+        w.agent, w.done, w.ringing, w.call.agent = "", False, None, ""
+        w.timed_out = set()
+        await self._enqueue(w, queue, w.priority, {})
+        return True
 
     # --- callbacks ---
     async def _place_callback(self, cb: Callback, event: TaskReserved) -> None:
@@ -715,7 +734,9 @@ class InboundCalls:
         if callback is not None:
             self.b2bua.spawn(self._callback_ended(callback))
             return
-        w = self.waiting.pop(call.id, None)
+        w = next((o for o in self.waiting.values() if o.call is call), None)
+        if w is not None:
+            self.waiting.pop(w.task_id, None)
         if w is None or w.done:
             return
         w.done = True
@@ -725,15 +746,15 @@ class InboundCalls:
         if w.ringing is not None:
             self.b2bua.cancel_ringing(w.call)
         engine = self.routing.engines.get(w.tenant_id)
-        task = engine.tasks.get(w.call.id) if engine is not None else None
+        task = engine.tasks.get(w.task_id) if engine is not None else None
         if task is None:
             return
         if task.state in (TaskState.ASSIGNED,):
-            await self._routing(w, lambda e, now: e.complete(w.call.id, now))
+            await self._routing(w, lambda e, now: e.complete(w.task_id, now))
             await self._log(w, "completed", agent=w.agent)
         else:
             position = self._position(w)
-            await self._routing(w, lambda e, now: e.cancel(w.call.id, now, reason="abandoned", abandoned=True))
+            await self._routing(w, lambda e, now: e.cancel(w.task_id, now, reason="abandoned", abandoned=True))
             await self._log(w, "abandoned", position=position, wait_s=time.time() - w.entered)
 
     async def _callback_ended(self, cb: Callback) -> None:
@@ -749,7 +770,7 @@ class InboundCalls:
 
     # --- plumbing ---
     async def _routing(self, w: Waiting, fn: Callable[..., list[object]]) -> None:
-        await self._routing_for(w.tenant_id, w.call.id, fn)
+        await self._routing_for(w.tenant_id, w.task_id or w.call.id, fn)
 
     async def _routing_for(self, tenant_id: str, call_id: str, fn: Callable[..., list[object]]) -> None:
         try:

@@ -320,6 +320,8 @@ class SipService:
         self.registrations: list[TrunkRegistration] = []
         #: builds the contact centre's inbound calls on the B2BUA once the transports are up
         self.inbound_factory: Callable[[B2bua], InboundCalls] | None = None
+        self._reload_lock = asyncio.Lock()
+        self._reload_wanted = False
         self.core.trunk_addresses = {_host(a) for t in settings.trunks for a in (*t.inbound_addresses, *t.gateways)}
         self._outbound = [(re.compile(t.outbound_pattern), t) for t in settings.trunks]
         #: browsers' SIP over WebSocket, served by the HTTP server at /sip (`websocket.serve`)
@@ -343,6 +345,8 @@ class SipService:
             self.core.resolve = self.resolve
             if self.inbound_factory is not None:
                 self.core.inbound = self.inbound_factory(self.core.b2bua)
+                self.core.b2bua.queue_of = self.queue_of
+                self.core.b2bua.to_queue = self.core.inbound.transfer_to_queue
             self.registrations = [TrunkRegistration(self.stack, t, self.core.port) for t in self.settings.trunks
                                   if t.registration]
             for reg in self.registrations:
@@ -360,6 +364,13 @@ class SipService:
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(self.settings.tls_cert_file, self.settings.tls_key_file)
         return ctx
+
+    def queue_of(self, user: str, tenant_id: str | None) -> str | None:
+        """The queue behind a public number of this tenant (what a transfer to that number means)."""
+        route = self.core.numbers.get(user)
+        if route is None or not route.queue or (tenant_id is not None and route.tenant_id != tenant_id):
+            return None
+        return route.queue
 
     def resolve(self, user: str, tenant_id: str | None) -> Destination | None:
         """Where a dialled `user` leads for a caller of `tenant_id`: an agent's extension (its
@@ -422,7 +433,15 @@ class SipService:
         self.core.public_numbers = numbers
 
     async def _directory_changed(self, event: DirectoryChanged) -> None:
-        if event.resource in ("agents", "numbers", "call_flows"):
+        """Reload after a change; reloads run one at a time (two at once could finish out of order and
+        leave the older picture), and changes that arrive during one are covered by one more."""
+        if event.resource not in ("agents", "numbers", "call_flows"):
+            return
+        self._reload_wanted = True
+        async with self._reload_lock:
+            if not self._reload_wanted:
+                return  # a reload that started after this change has covered it
+            self._reload_wanted = False
             await self.reload_accounts()
 
     def _publish(self, event: Event) -> None:

@@ -147,8 +147,10 @@ function actions(a) {
   select.setAttribute('aria-label', t('change_state', { name: a.name }));
   for (const s of ['available', 'not_ready', 'offline']) select.append(el('option', { value: s, textContent: t(s) }));
   const apply = el('button', { type: 'button', className: 'apply', textContent: t('apply') });
+  apply.setAttribute('aria-label', `${t('apply')}: ${a.name}`);
   apply.addEventListener('click', () => setState(a.id, select.value));
   const skills = el('button', { type: 'button', className: 'edit-skills', textContent: t('edit_skills') });
+  skills.setAttribute('aria-label', t('skills_of', { name: a.name }));
   skills.addEventListener('click', () => editSkills(a.id));
   box.append(select, apply, skills);
   for (const k of ['listen', 'whisper', 'barge']) {

@@ -162,6 +162,9 @@ def _inbound_calls(app: App, media: Any) -> Any:
         b2bua.on_call_end.append(recordings.call_ended)
         app.recordings = recordings  # type: ignore[attr-defined]
         app.http.state.recordings = recordings  # POST /api/v1/calls/{call_id}/recording
+        from tongdai.calls.conference import Conferences
+
+        app.http.state.conferences = Conferences(b2bua, recordings.dsp)  # POST /api/v1/calls/{id}/conference
         return inbound
 
     return build

@@ -16,6 +16,7 @@ from tongdai.api import events as event_stream
 from tongdai.api.middleware import BodyLimit, RequestMetrics
 from tongdai.api.state import ApiContext
 from tongdai.calls import api as calls_api
+from tongdai.calls import conference as calls_conference
 from tongdai.calls import recording as calls_recording
 from tongdai.core.metrics import Metrics
 from tongdai.crm import api as crm_api
@@ -53,6 +54,7 @@ def create_app(ctx: ApiContext, metrics: Metrics, extra_routers: list[APIRouter]
     api.include_router(wallboard_api.router())
     api.include_router(calls_api.router)
     api.include_router(calls_recording.router)
+    api.include_router(calls_conference.router)
     api.include_router(ivr_api.router)
     api.include_router(crm_api.router)
     api.include_router(softphone_api.router)

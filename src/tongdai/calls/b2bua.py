@@ -300,6 +300,21 @@ class B2bua:
         self.on_event(CallAnswered(tenant_id=call.tenant_id, at=call.answered, call_id=call.id,
                                    caller=call.caller, callee=call.callee))
 
+    async def reinvite(self, leg: Leg, body: bytes) -> bytes | None:
+        """Send `leg` a new offer in its dialog (e.g. its media moved to a mixer); its answer, or None
+        when it refused or did not answer."""
+        assert leg.dialog is not None
+        reinvite = leg.dialog.request("INVITE", body=body)
+        final = await self._request(reinvite, leg)
+        if final is None or final.status >= 300:
+            return None
+        leg.dialog.refresh_target(final)
+        leg.ack = self._ack_in_dialog(leg, reinvite, b"")
+        leg.local_sdp = body
+        if final.body:
+            leg.sdp = final.body
+        return final.body or None
+
     async def hang_up(self, leg: Leg) -> None:
         await self._hang_up(leg)
 

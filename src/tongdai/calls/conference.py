@@ -1,0 +1,188 @@
+"""Conferences on a call: an agent (or a supervisor) adds a third party to a call in progress.
+
+The two parties already talking are moved, each by a re-INVITE, onto legs of the DSP worker's mixer
+(`media.mixer`: everyone hears everyone else); the new party is called with an offer for a leg of
+its own and joins the mix when it answers. Parties leave on their own; when the customer (the
+caller) leaves, or fewer than two parties remain, the others are hung up and the mixer closes.
+
+Plain RTP parties only (phones, trunks, SIPp): a browser party is refused with 409 until the mixer
+has a WebRTC side. A recording that runs on the call stops receiving media once the call is mixed.
+
+    POST /api/v1/calls/{call_id}/conference  {"target": "1003"}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongdai.api.crud import ERROR_RESPONSES
+from tongdai.api.deps import Allow, session, tenant_of
+from tongdai.calls.b2bua import BROWSER_TRANSPORTS, B2bua, Call, Leg
+from tongdai.core.errors import Conflict, Forbidden, NotFound
+from tongdai.directory.models import Agent
+from tongdai.iam.roles import Role
+from tongdai.iam.security import Principal
+from tongdai.media.dsp_worker import DspWorker
+from tongdai.media.g711 import Codec
+from tongdai.media.probe import sdp_media_address
+
+log = logging.getLogger(__name__)
+#: how often a conference checks who is still in it
+WATCH_S = 0.5
+
+
+def party_sdp(host: str, port: int, codecs: tuple[Codec, ...]) -> bytes:
+    """The SDP of a mixer leg: G.711 in the order given, with RFC 4733 events."""
+    pts = " ".join(str(c.payload_type) for c in codecs)
+    lines = ["v=0", f"o=tongdai 1 1 IN IP4 {host}", "s=conference", f"c=IN IP4 {host}", "t=0 0",
+             f"m=audio {port} RTP/AVP {pts} 101"]
+    lines += [f"a=rtpmap:{c.payload_type} {c.name}/8000" for c in codecs]
+    lines += ["a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-15", "a=ptime:20", "a=sendrecv"]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def chosen_codec(sdp: bytes) -> Codec:
+    """The G.711 law an SDP puts first (PCMU when it names neither)."""
+    m = re.search(rb"^m=audio \d+ \S+ ([\d ]+)", sdp, re.M)
+    for pt in (m.group(1).split() if m else []):
+        if pt == b"8":
+            return Codec.PCMA
+        if pt == b"0":
+            return Codec.PCMU
+    return Codec.PCMU
+
+
+@dataclass(eq=False)
+class Room:
+    """One call's conference: who is in the mix, by participant id."""
+
+    call: Call
+    parties: dict[str, Leg] = field(default_factory=dict)
+    watcher: asyncio.Task[None] | None = None
+
+
+class Conferences:
+    """Adds parties to calls in progress and keeps each conference's mixer."""
+
+    def __init__(self, b2bua: B2bua, dsp: DspWorker) -> None:
+        self.b2bua, self.dsp = b2bua, dsp
+        self.rooms: dict[str, Room] = {}
+        self._lock = asyncio.Lock()
+
+    async def add(self, call: Call, target: str) -> Leg:
+        """Call `target` (an extension or a number) into `call`; the leg that answered."""
+        async with self._lock:  # one change to a call's conference at a time
+            room = self.rooms.get(call.id) or await self._open(call)
+            dest = self.b2bua.resolve(target, call.tenant_id)
+            if dest is None or not dest.targets:
+                raise NotFound(f"nobody to call at {target!r}", error_id="conference_target_unknown")
+            if any(leg.transport in BROWSER_TRANSPORTS for leg in room.parties.values()):
+                raise Conflict("a browser party cannot be mixed yet", error_id="conference_browser")
+            pid = f"party-{len(room.parties) + 1}"
+            address = await self.dsp.add_participant(call.id, pid, codec=Codec.PCMU)
+            owner = next(iter(room.parties.values()))
+            leg, final = await self.b2bua.originate(owner, dest, party_sdp(*address, (Codec.PCMU, Codec.PCMA)))
+            if leg is None:
+                await self.dsp.remove_participant(call.id, pid)
+                status = final.status if final is not None else 408
+                raise Conflict(f"{target} did not answer ({status})", error_id="conference_no_answer")
+            self.dsp.leg(call.id, pid).codec = chosen_codec(leg.sdp)
+            self.dsp.set_remote(call.id, pid, sdp_media_address(leg.sdp.decode()))
+            leg.role = "conference"
+            room.parties[pid] = leg
+            log.info("party joined the conference", extra={"call_id": call.id, "party": target})
+            return leg
+
+    async def _open(self, call: Call) -> Room:
+        """Move the two parties talking on `call` onto the mixer."""
+        talking = [leg for leg in call.legs if not leg.ended and leg.dialog is not None and leg.peer is not None]
+        if len(talking) < 2:
+            raise Conflict("the call has no two parties talking", error_id="conference_not_joined")
+        if any(leg.transport in BROWSER_TRANSPORTS for leg in talking):
+            raise Conflict("a browser party cannot be mixed yet", error_id="conference_browser")
+        room = Room(call)
+        for leg in talking:
+            pid = leg.dialog.local_tag if leg.dialog is not None else leg.label
+            codec = chosen_codec(leg.sdp)
+            address = await self.dsp.add_participant(call.id, pid, codec=codec)
+            answer = await self.b2bua.reinvite(leg, party_sdp(*address, (codec,)))
+            if answer is None:
+                await self.dsp.remove_participant(call.id, pid)
+                await self._close(room)
+                raise Conflict(f"{leg.label} refused to join the conference", error_id="conference_refused")
+            self.dsp.set_remote(call.id, pid, sdp_media_address(answer.decode()))
+            room.parties[pid] = leg
+        for leg in talking:  # from now on each party leaves on its own
+            leg.peer = None
+        self.rooms[call.id] = room
+        room.watcher = asyncio.get_running_loop().create_task(self._watch(room))
+        return room
+
+    async def _watch(self, room: Room) -> None:
+        """End the conference when the caller leaves or fewer than two parties remain."""
+        while True:
+            await asyncio.sleep(WATCH_S)
+            present = [leg for leg in room.parties.values() if not leg.ended]
+            caller_gone = any(leg.ended and leg.role == "caller" for leg in room.parties.values())
+            if caller_gone or len(present) < 2:
+                for leg in present:
+                    await self.b2bua.hang_up(leg)
+                await self._close(room)
+                return
+
+    async def _close(self, room: Room) -> None:
+        self.rooms.pop(room.call.id, None)
+        for pid in list(room.parties):
+            with contextlib.suppress(KeyError):  # already gone with its conference
+                await self.dsp.remove_participant(room.call.id, pid)
+        room.parties.clear()
+
+
+# ---------------------------------------------------------------------------------------------- API
+
+router = APIRouter(tags=["calls"])
+CONFERENCE_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.TENANT_ADMIN)
+
+
+class ConferenceIn(BaseModel):
+    target: str = Field(..., min_length=1, max_length=64, description="An extension or a number to call in.")
+
+
+class ConferenceOut(BaseModel):
+    call_id: str
+    parties: list[str]
+
+
+@router.post("/calls/{call_id}/conference", response_model=ConferenceOut, responses=ERROR_RESPONSES)
+async def add_party(call_id: str, body: ConferenceIn, request: Request,
+                    p: Principal = Depends(Allow(CONFERENCE_ROLES)),
+                    db: AsyncSession = Depends(session)) -> dict[str, Any]:
+    """Call a third party into a call in progress (a three-way conference)."""
+    tenant = tenant_of(request, p)
+    conferences: Conferences | None = getattr(request.app.state, "conferences", None)
+    call = conferences.b2bua.calls.get(call_id) if conferences is not None else None
+    if conferences is None or call is None or call.tenant_id != tenant:
+        raise NotFound("no such call in progress", error_id="call_not_found")
+    if p.role == Role.AGENT:
+        extension = (await db.execute(select(Agent.extension).where(
+            Agent.tenant_id == tenant, Agent.user_id == p.subject_id))).scalar_one_or_none()
+        if extension is None or extension not in {call.agent, *(leg.label for leg in call.legs if not leg.ended)}:
+            raise Forbidden("an agent adds parties to their own calls only")
+    await conferences.add(call, body.target)
+    room = conferences.rooms.get(call.id)
+    return {"call_id": call.id, "parties": [party(call, leg) for leg in (room.parties.values() if room else [])]}
+
+
+def party(call: Call, leg: Leg) -> str:
+    """Who a leg is: the agent's extension for the agent's leg, else the number or extension called."""
+    return call.agent if leg.role == "agent" and call.agent else leg.label

@@ -1,0 +1,90 @@
+"""Three-way conference against `tongdai run --demo`: a SIPp caller talks to a SIPp agent through the
+sales queue; the agent's call gets a third party (a SIPp phone that speaks a real A-law capture) by
+POST /api/v1/calls/{id}/conference; caller and agent are moved onto the DSP mixer by re-INVITEs, the
+caller hears the third party's speech as RTP, and when the caller hangs up everyone is hung up."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.calls.sipp import SCENARIOS, free_udp_port, register, sipp_command
+from tests.calls.test_b2bua_sipp import finish, start
+from tests.calls.test_inbound_queue import Admin
+from tests.calls.test_ivr_flow import CAPTURES
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def test_agent_adds_third_party_and_caller_hears_it_through_the_mixer(running, tmp_path):
+    admin = Admin(running.base)
+    sales = next(q for q in admin.get("/api/v1/queues")["items"] if q["name"] == "sales")
+    admin.post("/api/v1/numbers", {"e164": "1886", "queue_id": sales["id"]})
+    time.sleep(0.5)
+    agent_port, third_port = free_udp_port(), free_udp_port()
+    agent = start(sipp_command("uas_reinvited.xml", running.sip_port, port=agent_port, calls=1, workdir=tmp_path),
+                  tmp_path)
+    third = start(sipp_command("uas_speak.xml", running.sip_port, port=third_port, calls=1, workdir=tmp_path,
+                               keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}), tmp_path)
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    rtp.settimeout(0.2)
+    heard: list[float] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            try:
+                data = rtp.recv(2048)
+            except TimeoutError:
+                continue
+            if len(set(data[12:])) > 4:
+                heard.append(time.monotonic())
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    scenario = tmp_path / "uac_transferred_rtp.xml"
+    scenario.write_text((SCENARIOS / "uac_transferred.xml").read_text().replace("m=audio [media_port]",
+                                                                                 "m=audio [rtp_port]"))
+    time.sleep(0.3)
+    try:
+        assert register("1002", "sip-demo-1002", agent_port, running.sip_port) == 200
+        assert register("1003", "sip-demo-1003", third_port, running.sip_port) == 200  # support: not offered sales
+        started = time.time()
+        caller = start(sipp_command(str(scenario), running.sip_port, port=free_udp_port(), service="1886",
+                                    caller="0918000999", keys={"rtp_port": str(rtp.getsockname()[1])},
+                                    workdir=tmp_path, timeout_s=60), tmp_path)
+
+        def answered() -> str | None:
+            rows = admin.get("/api/v1/queue-log", limit=50)["items"]
+            fresh = [r for r in rows if r["event"] == "answered" and r["agent"] == "1002" and r["queue"] == "sales"]
+            return fresh[0]["call_id"] if fresh and time.time() - started < 60 else None
+
+        assert wait_until(lambda: answered() is not None, timeout=15)
+        call_id = answered()
+        r = httpx.post(f"{running.base}/api/v1/calls/{call_id}/conference", json={"target": "1003"},
+                       headers=admin.h, timeout=30)
+        assert r.status_code == 200, r.text
+        assert sorted(r.json()["parties"]) == ["0918000999", "1002", "1003"]
+        mixed_from = time.monotonic()
+        rc, count, out = finish(caller, timeout=40)
+        assert count == {"successful": 1, "failed": 0}, out
+        for proc in (agent, third):  # hung up by tongdai once the caller left
+            rc, count, out = finish(proc, timeout=20)
+            assert count == {"successful": 1, "failed": 0}, out
+    finally:
+        done.set()
+        listener.join(5)
+        rtp.close()
+        register("1002", "sip-demo-1002", agent_port, running.sip_port, expires=0)
+        register("1003", "sip-demo-1003", third_port, running.sip_port, expires=0)
+    through_mixer = [t for t in heard if t > mixed_from]
+    assert len(through_mixer) >= 50, (len(heard), len(through_mixer))  # the third party's speech, mixed
+    unknown = httpx.post(f"{running.base}/api/v1/calls/no-such-call/conference", json={"target": "1003"},
+                         headers=admin.h, timeout=10)
+    assert unknown.status_code == 404 and unknown.json()["error_id"] == "call_not_found"

@@ -99,17 +99,18 @@ async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
 
 
 async def _pump(ws: WebSocket, svc: WallboardService, client: Client, reader: asyncio.Task[None]) -> None:
-    """Send what the mailbox holds whenever it is woken, until the client goes away."""
+    """Send what the mailbox holds whenever it is woken, until the client goes away (the reader ending
+    wakes it too). No task per frame: this runs ~10 times a second for every screen."""
+    reader.add_done_callback(lambda _: client.wake.set())
     while True:
-        waiter = asyncio.create_task(client.wake.wait())
-        done, _ = await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
-        if reader in done:
-            waiter.cancel()
+        await client.wake.wait()
+        if reader.done():
             return
         delta, resync, oldest = client.take()
         wire = svc.catch_up_wire(client, oldest) if resync else delta
         if wire is not None:
-            await asyncio.wait_for(ws.send_text(wire), svc.send_timeout_s)
+            async with asyncio.timeout(svc.send_timeout_s):
+                await ws.send_text(wire)
 
 
 async def _drain(ws: WebSocket) -> None:

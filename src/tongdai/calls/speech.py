@@ -96,7 +96,10 @@ class SpeechRecognition:
                 await self._hear(recogniser, rtp, leg, timeout_s, prepared)
         finally:
             if rtp is not None:
-                await self._unfork(call, rtp)
+                await self._unfork(call, leg, rtp)
+        if leg.ended or call.ended is not None:  # nobody left to answer: do not wait for the worker
+            prepared.add_done_callback(_consume)
+            return None
         unknown = await prepared
         if unknown:
             raise UnknownWords(f"not in the pronunciation dictionary: {', '.join(unknown)}", details={"words": unknown})
@@ -167,17 +170,23 @@ class SpeechRecognition:
             await asyncio.sleep(PTIME)
         recogniser.finish()
 
-    async def _unfork(self, call: Call, rtp: RtpLeg) -> None:
+    async def _unfork(self, call: Call, leg: Leg, rtp: RtpLeg) -> None:
         """Close the leg and ask rtpengine to stop forking to it (the call's deletion would end it too)."""
         self.listening.pop(call.id, None)
         _close(rtp)
         ng = getattr(call.anchor, "ng", None)
-        if ng is None or call.ended is not None:
-            return
+        if ng is None or leg.ended or call.ended is not None:
+            return  # the caller's media is being (or has been) deleted with the call
         try:
             await ng.request("unsubscribe", {"call-id": call.id, "to-tag": str(rtp.participant)})
         except Exception as exc:  # the fork then lasts as long as the call: harmless, the port is closed
             log.info("speech fork not removed: %s", exc, extra={"call_id": call.id})
+
+
+def _consume(future: asyncio.Future[list[str]]) -> None:
+    """Retrieve an abandoned future's outcome (a failure is not worth a warning: the call is gone)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _worker_started() -> None:

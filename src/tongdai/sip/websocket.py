@@ -1,5 +1,5 @@
-"""SIP over WebSocket (RFC 7118) for browsers: served by the HTTP server at `/sip` (ws:// or, when the
-HTTP server has TLS, wss://), subprotocol "sip", one SIP message per frame.
+"""SIP over WebSocket (RFC 7118) for browsers: served by the HTTP server at `/sip` (ws://, or wss:// behind
+a TLS-terminating proxy), subprotocol "sip", one SIP message per frame.
 
 Each browser connection is a transport of the `SipStack` like a TCP connection: its messages go to
 `SipStack.datagram` with a `Source` of transport "WS", and it sits in `SipStack.connections` under

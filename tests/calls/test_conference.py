@@ -87,4 +87,4 @@ def test_agent_adds_third_party_and_caller_hears_it_through_the_mixer(running, t
     assert len(through_mixer) >= 50, (len(heard), len(through_mixer))  # the third party's speech, mixed
     unknown = httpx.post(f"{running.base}/api/v1/calls/no-such-call/conference", json={"target": "1003"},
                          headers=admin.h, timeout=10)
-    assert unknown.status_code == 404 and unknown.json()["error_id"] == "call_not_found"
+    assert unknown.status_code == 404 and unknown.json()["error_id"] == "not_found"

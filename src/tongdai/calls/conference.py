@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tongdai.api.crud import ERROR_RESPONSES
 from tongdai.api.deps import Allow, session, tenant_of
 from tongdai.calls.b2bua import BROWSER_TRANSPORTS, B2bua, Call, Leg
-from tongdai.core.errors import Conflict, Forbidden, NotFound
+from tongdai.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tongdai.directory.models import Agent
 from tongdai.iam.roles import Role
 from tongdai.iam.security import Principal
@@ -155,7 +155,8 @@ CONFERENCE_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.TENANT_ADMIN)
 
 
 class ConferenceIn(BaseModel):
-    target: str = Field(..., min_length=1, max_length=64, description="An extension or a number to call in.")
+    #: optional in the schema so that an unknown call answers 404 before the body is judged
+    target: str | None = Field(None, min_length=1, max_length=64, description="An extension or a number to call in.")
 
 
 class ConferenceOut(BaseModel):
@@ -172,12 +173,14 @@ async def add_party(call_id: str, body: ConferenceIn, request: Request,
     conferences: Conferences | None = getattr(request.app.state, "conferences", None)
     call = conferences.b2bua.calls.get(call_id) if conferences is not None else None
     if conferences is None or call is None or call.tenant_id != tenant:
-        raise NotFound("no such call in progress", error_id="call_not_found")
+        raise NotFound(f"call {call_id} not found (not in progress)")
     if p.role == Role.AGENT:
         extension = (await db.execute(select(Agent.extension).where(
             Agent.tenant_id == tenant, Agent.user_id == p.subject_id))).scalar_one_or_none()
         if extension is None or extension not in {call.agent, *(leg.label for leg in call.legs if not leg.ended)}:
             raise Forbidden("an agent adds parties to their own calls only")
+    if not body.target:
+        raise InvalidInput("target is required: the extension or number to call in")
     await conferences.add(call, body.target)
     room = conferences.rooms.get(call.id)
     return {"call_id": call.id, "parties": [party(call, leg) for leg in (room.parties.values() if room else [])]}

@@ -193,7 +193,7 @@ async def test_given_caller_says_sales_as_rtp_then_listen_hears_sales_and_remove
         result = await asyncio.wait_for(listening, 10)
         assert result is not None
         word, confidence = result
-        assert word == "sales" and confidence >= 0.6, result
+        assert word == "sales" and confidence >= 0.5, result  # a spoken menu's default threshold
         assert c.id not in tongdai.speech.listening
         assert not [r for r in caplog.records if "not removed" in r.getMessage()]  # rtpengine took the unsubscribe
         assert tongdai.speech.decoded == 1 and 0 < tongdai.speech.decode_cpu_s < 2

@@ -27,6 +27,7 @@ import numpy as np
 from tongdai.calls.b2bua import PASSTHROUGH, Call, Leg
 from tongdai.calls.recording import codec_of, listener_answer
 from tongdai.media import speech
+from tongdai.media.dsp_worker import JitterBuffer
 from tongdai.media.dsp_worker import Leg as RtpLeg
 from tongdai.media.g711 import FRAME_SAMPLES, Codec
 from tongdai.media.speech import Recogniser, UnknownWords, normalised, supports_language
@@ -134,7 +135,10 @@ class SpeechRecognition:
         assert leg.dialog is not None
         loop = asyncio.get_running_loop()
         # PCMU until the fork's offer says which law; received packets are decoded by their own type
-        rtp = RtpLeg(call.id, "speech", codec=Codec.PCMU)
+        # a recogniser wants every sample, not the freshest: the buffer rides out 1.5 s of loop stall
+        # (a playout buffer skips ahead after 0.2 s) and the media clock catches up after one
+        rtp = RtpLeg(call.id, "speech", codec=Codec.PCMU,
+                     jitter=JitterBuffer(prefetch=320, max_delay=12000, capacity=16000))
         await loop.create_datagram_endpoint(lambda: rtp, local_addr=(self.host, 0))
         try:
             tag, offer = await call.anchor.fork(call.id, [leg.dialog.local_tag])  # type: ignore[attr-defined]

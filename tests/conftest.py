@@ -26,6 +26,21 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
+def free_udp_and_tcp_port(tries: int = 50) -> int:
+    """A port number free on 127.0.0.1 for UDP and TCP at once (SIP listens on both)."""
+    for _ in range(tries):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = int(u.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no port free for both UDP and TCP")
+
+
 class PostgresServer:
     """A throw-away PostgreSQL cluster run as the `postgres` OS user on 127.0.0.1."""
 
@@ -94,14 +109,13 @@ class RunningTongdai:
 
     def __init__(self, workdir: Path, *extra: str) -> None:
         import os
-        import socket
         import subprocess
         import sys
 
         from tests.conftest import free_port
 
         self.port = free_port()
-        self.sip_port = free_port(socket.SOCK_DGRAM)
+        self.sip_port = free_udp_and_tcp_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.workdir = workdir
         self.log = workdir / "tongdai.log"

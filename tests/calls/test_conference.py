@@ -12,13 +12,24 @@ import time
 import httpx
 import pytest
 
+from tests.calls.capture import loopback_capture
 from tests.calls.sipp import SCENARIOS, free_udp_port, register, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
 from tests.calls.test_inbound_queue import Admin
 from tests.calls.test_ivr_flow import CAPTURES
 from tests.conftest import wait_until
+from tongdai.media.pcap import rtp_packets
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_wrap_up(running):
+    """Sales agents free again as soon as a call ends (wrap-up is the routing engine's, tested there)."""
+    admin = Admin(running.base)
+    sales = next(q for q in admin.get("/api/v1/queues")["items"] if q["name"] == "sales")
+    r = httpx.patch(f"{running.base}/api/v1/queues/{sales['id']}", json={"wrap_up_s": 0}, headers=admin.h, timeout=10)
+    assert r.status_code == 200, r.text
 
 
 def test_agent_adds_third_party_and_caller_hears_it_through_the_mixer(running, tmp_path):
@@ -88,3 +99,76 @@ def test_agent_adds_third_party_and_caller_hears_it_through_the_mixer(running, t
     unknown = httpx.post(f"{running.base}/api/v1/calls/no-such-call/conference", json={"target": "1003"},
                          headers=admin.h, timeout=10)
     assert unknown.status_code == 404 and unknown.json()["error_id"] == "not_found"
+
+
+def test_supervisor_whisper_is_heard_by_the_agent_and_not_by_the_caller(running, tmp_path):
+    admin = Admin(running.base)
+    sales = next(q for q in admin.get("/api/v1/queues")["items"] if q["name"] == "sales")
+    admin.post("/api/v1/numbers", {"e164": "1887", "queue_id": sales["id"]})
+    time.sleep(0.5)
+    agent_port, agent_media, supervisor_port = free_udp_port(), free_udp_port(), free_udp_port()
+    agent = start(sipp_command("uas_reinvited.xml", running.sip_port, port=agent_port, calls=1, workdir=tmp_path)
+                  + ["-mp", str(agent_media)], tmp_path)
+    supervisor = start(sipp_command("uas_speak.xml", running.sip_port, port=supervisor_port, calls=1,
+                                    workdir=tmp_path, keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}), tmp_path)
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    rtp.settimeout(0.2)
+    caller_heard: list[float] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            try:
+                data = rtp.recv(2048)
+            except TimeoutError:
+                continue
+            if len(set(data[12:])) > 4:
+                caller_heard.append(time.monotonic())
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    scenario = tmp_path / "uac_transferred_rtp.xml"
+    scenario.write_text((SCENARIOS / "uac_transferred.xml").read_text().replace("m=audio [media_port]",
+                                                                                 "m=audio [rtp_port]"))
+    capture = tmp_path / "agent.pcap"
+    try:
+        with loopback_capture(agent_media, capture):
+            assert register("1002", "sip-demo-1002", agent_port, running.sip_port) == 200
+            assert register("1003", "sip-demo-1003", supervisor_port, running.sip_port) == 200  # the supervisor's phone
+            agents = {a["extension"]: a["id"] for a in admin.get("/api/v1/agents")["items"]}
+            admin.post("/api/v1/routing/agents/activity", {"agent_id": agents["1002"], "activity": "available"})
+            started = time.time()
+            caller = start(sipp_command(str(scenario), running.sip_port, port=free_udp_port(), service="1887",
+                                        caller="0918000777", keys={"rtp_port": str(rtp.getsockname()[1])},
+                                        workdir=tmp_path, timeout_s=60), tmp_path)
+
+            def answered() -> str | None:
+                rows = admin.get("/api/v1/queue-log", limit=50)["items"]
+                fresh = [r for r in rows if r["event"] == "answered" and r["agent"] == "1002"
+                         and r["queue"] == "sales" and r["call_id"] not in seen]
+                return fresh[0]["call_id"] if fresh and time.time() - started < 60 else None
+
+            seen = {r["call_id"] for r in admin.get("/api/v1/queue-log", limit=200)["items"] if r["event"] == "answered"}
+            assert wait_until(lambda: answered() is not None, timeout=15)
+            supervisor_token = httpx.post(f"{running.base}/api/v1/auth/token", data={
+                "username": "supervisor@demo.example", "password": "supervisor-demo-2026"}).json()["access_token"]
+            r = httpx.post(f"{running.base}/api/v1/calls/{answered()}/monitor",
+                           json={"extension": "1003", "mode": "whisper"},
+                           headers={"Authorization": f"Bearer {supervisor_token}"}, timeout=30)
+            assert r.status_code == 200, r.text
+            whisper_from = time.monotonic()
+            rc, count, out = finish(caller, timeout=40)
+            assert count == {"successful": 1, "failed": 0}, out
+            for proc in (agent, supervisor):
+                rc, count, out = finish(proc, timeout=20)
+                assert count == {"successful": 1, "failed": 0}, out
+    finally:
+        done.set()
+        listener.join(5)
+        rtp.close()
+        register("1002", "sip-demo-1002", agent_port, running.sip_port, expires=0)
+        register("1003", "sip-demo-1003", supervisor_port, running.sip_port, expires=0)
+    agent_voiced = [p for _, p in rtp_packets(capture) if len(set(p.payload)) > 4]
+    assert len(agent_voiced) >= 50, len(agent_voiced)  # the agent heard the supervisor
+    assert len([t for t in caller_heard if t > whisper_from]) < 5  # the caller did not

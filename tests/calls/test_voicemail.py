@@ -11,7 +11,6 @@ import email
 import email.policy
 import json
 import random
-import socket
 import time
 import wave
 from collections.abc import AsyncIterator
@@ -29,7 +28,7 @@ from sqlalchemy import select
 from tests.calls.sipp import free_udp_port, run, sipp_command
 from tests.calls.test_ivr_flow import CAPTURES
 from tests.calls.test_recording import sent_audio
-from tests.conftest import free_port
+from tests.conftest import free_port, free_udp_and_tcp_port
 from tests.notify.test_smtp import Inbox, smtp_server
 from tongdai import demo
 from tongdai.app import App, build_app
@@ -122,7 +121,7 @@ async def tongdai(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
     """tongdai in this process (SIP, a managed rtpengine, the mail service) with the demo tenant, shared
     by the module's calls; the number 1879 leads to the sales queue, where nobody answers."""
     tmp_path = tmp_path_factory.mktemp("voicemail")
-    smtp_port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
+    smtp_port, sip_port = free_port(), free_udp_and_tcp_port()
     box = Inbox()
     controller = smtp_server(box, smtp_port)
     rtp = random.randrange(42000, 60000, 400)

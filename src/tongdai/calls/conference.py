@@ -5,10 +5,14 @@ The two parties already talking are moved, each by a re-INVITE, onto legs of the
 its own and joins the mix when it answers. Parties leave on their own; when the customer (the
 caller) leaves, or fewer than two parties remain, the others are hung up and the mixer closes.
 
+Supervisors join the same way (`/monitor`) to listen, whisper to the agent or barge in: the
+mixer's hearing matrix decides who hears whom.
+
 Plain RTP parties only (phones, trunks, SIPp): a browser party is refused with 409 until the mixer
 has a WebRTC side. A recording that runs on the call stops receiving media once the call is mixed.
 
     POST /api/v1/calls/{call_id}/conference  {"target": "1003"}
+    POST /api/v1/calls/{call_id}/monitor     {"extension": "1005", "mode": "listen" | "whisper" | "barge"}
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from tongdai.iam.roles import Role
 from tongdai.iam.security import Principal
 from tongdai.media.dsp_worker import DspWorker
 from tongdai.media.g711 import Codec
+from tongdai.media.mixer import Mode
 from tongdai.media.probe import sdp_media_address
 
 log = logging.getLogger(__name__)
@@ -79,8 +84,10 @@ class Conferences:
         self.rooms: dict[str, Room] = {}
         self._lock = asyncio.Lock()
 
-    async def add(self, call: Call, target: str) -> Leg:
-        """Call `target` (an extension or a number) into `call`; the leg that answered."""
+    async def add(self, call: Call, target: str, *, mode: Mode = Mode.NORMAL) -> Leg:
+        """Call `target` (an extension or a number) into `call`; the leg that answered. A supervisor
+        joins in `mode` LISTEN (hears everyone, heard by nobody), WHISPER (heard by the agent only) or
+        BARGE (a full party)."""
         async with self._lock:  # one change to a call's conference at a time
             room = self.rooms.get(call.id) or await self._open(call)
             dest = self.b2bua.resolve(target, call.tenant_id)
@@ -89,7 +96,11 @@ class Conferences:
             if any(leg.transport in BROWSER_TRANSPORTS for leg in room.parties.values()):
                 raise Conflict("a browser party cannot be mixed yet", error_id="conference_browser")
             pid = f"party-{len(room.parties) + 1}"
-            address = await self.dsp.add_participant(call.id, pid, codec=Codec.PCMU)
+            agent = next((p for p, leg in room.parties.items() if leg.role == "agent"), None)
+            if mode is Mode.WHISPER and agent is None:
+                raise Conflict("nobody to whisper to: the call has no agent", error_id="conference_no_agent")
+            address = await self.dsp.add_participant(call.id, pid, codec=Codec.PCMU, mode=mode,
+                                                     whisper_to=agent if mode is Mode.WHISPER else None)
             owner = next(iter(room.parties.values()))
             leg, final = await self.b2bua.originate(owner, dest, party_sdp(*address, (Codec.PCMU, Codec.PCMA)))
             if leg is None:
@@ -98,7 +109,7 @@ class Conferences:
                 raise Conflict(f"{target} did not answer ({status})", error_id="conference_no_answer")
             self.dsp.leg(call.id, pid).codec = chosen_codec(leg.sdp)
             self.dsp.set_remote(call.id, pid, sdp_media_address(leg.sdp.decode()))
-            leg.role = "conference"
+            leg.role = "conference" if mode in (Mode.NORMAL, Mode.BARGE) else f"supervisor-{mode.value}"
             room.parties[pid] = leg
             log.info("party joined the conference", extra={"call_id": call.id, "party": target})
             return leg
@@ -133,8 +144,9 @@ class Conferences:
         while True:
             await asyncio.sleep(WATCH_S)
             present = [leg for leg in room.parties.values() if not leg.ended]
+            talking = [leg for leg in present if not leg.role.startswith("supervisor-")]
             caller_gone = any(leg.ended and leg.role == "caller" for leg in room.parties.values())
-            if caller_gone or len(present) < 2:
+            if caller_gone or len(talking) < 2:
                 for leg in present:
                     await self.b2bua.hang_up(leg)
                 await self._close(room)
@@ -182,6 +194,28 @@ async def add_party(call_id: str, body: ConferenceIn, request: Request,
     if not body.target:
         raise InvalidInput("target is required: the extension or number to call in")
     await conferences.add(call, body.target)
+    room = conferences.rooms.get(call.id)
+    return {"call_id": call.id, "parties": [party(call, leg) for leg in (room.parties.values() if room else [])]}
+
+
+class MonitorIn(BaseModel):
+    #: optional in the schema so that an unknown call answers 404 before the body is judged
+    extension: str | None = Field(None, min_length=1, max_length=64, description="The supervisor's phone.")
+    mode: str = Field("listen", pattern="^(listen|whisper|barge)$")
+
+
+@router.post("/calls/{call_id}/monitor", response_model=ConferenceOut, responses=ERROR_RESPONSES)
+async def monitor(call_id: str, body: MonitorIn, request: Request,
+                  p: Principal = Depends(Allow((Role.SUPERVISOR, Role.TENANT_ADMIN)))) -> dict[str, Any]:
+    """A supervisor's phone joins a call: listen (hears both sides, heard by nobody), whisper (heard by
+    the agent only) or barge (a full party); the hearing matrix is the DSP mixer's."""
+    conferences: Conferences | None = getattr(request.app.state, "conferences", None)
+    call = conferences.b2bua.calls.get(call_id) if conferences is not None else None
+    if conferences is None or call is None or call.tenant_id != tenant_of(request, p):
+        raise NotFound(f"call {call_id} not found (not in progress)")
+    if not body.extension:
+        raise InvalidInput("extension is required: the supervisor's phone to ring")
+    await conferences.add(call, body.extension, mode=Mode(body.mode))
     room = conferences.rooms.get(call.id)
     return {"call_id": call.id, "parties": [party(call, leg) for leg in (room.parties.values() if room else [])]}
 

@@ -9,23 +9,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import free_port
+from tests.conftest import free_port, free_udp_and_tcp_port
 
 
 class Baresip:
     """One baresip process registered as an extension, with a command socket and its event log."""
 
-    def __init__(self, workdir: Path, ext: str, password: str, server_port: int, *, answer: str = "auto") -> None:
+    def __init__(self, workdir: Path, ext: str, password: str, server_port: int, *, answer: str = "auto",
+                 rtp_port: int | None = None) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.dir = workdir
-        self.sip_port = free_port(socket.SOCK_DGRAM)
+        self.sip_port = free_udp_and_tcp_port()  # baresip binds TCP on it too
         self.ctrl_port = free_port()
         subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(workdir / "tone.wav"), "synth", "30",
                         "sine", "440"], check=True, timeout=30)
         (workdir / "config").write_text(
             "module_path /usr/lib/baresip/modules\n"
             f"sip_listen 127.0.0.1:{self.sip_port}\nsip_transports udp\nnet_interface 127.0.0.1\n"
-            f"audio_source aufile,{workdir / 'tone.wav'}\naudio_player aufile,{workdir / 'received.wav'}\n"
+            f"audio_source aufile,{workdir / 'tone.wav'}\n"
+            + (f"rtp_ports {rtp_port}-{rtp_port + 1}\n" if rtp_port else "") +
             "audio_alert aufile,/dev/null\n"
             f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}\n"
             "module g711.so\nmodule aufile.so\nmodule account.so\nmodule menu.so\nmodule ctrl_tcp.so\n")

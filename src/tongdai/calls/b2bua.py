@@ -251,7 +251,7 @@ class B2bua:
             body = (await owner.call.anchor.offer(owner.call.id, owner.dialog.local_tag, owner.sdp.decode(),
                                                   **browser)).encode()
             body = _dtls_client(body) if _dest_transport(dest) in BROWSER_TRANSPORTS else body
-        return await self._fork(owner, dest, body, None)
+        return await self._originate(owner, dest, body)  # an extension's devices at once, a trunk's gateways in turn
 
     async def originate_locally(self, call: Call, dest: Destination) -> Leg | None:
         """Ring `dest` for a call tongdai places itself (a callback): an offerless INVITE, and the

@@ -635,6 +635,8 @@ class InboundCalls:
         targets: list[tuple[str, Address]] = []
         worker_of: dict[str, str] = {}
         declined: set[str] = set()
+        remote_dest: Destination | None = None
+        remote_worker = ""
         engine = self.routing.engines.get(w.tenant_id)
         for wid in event.worker_ids:
             worker = engine.workers.get(wid) if engine is not None else None
@@ -647,7 +649,14 @@ class InboundCalls:
             for uri, addr in dest.targets if dest is not None else []:
                 targets.append((uri, addr))
                 worker_of[uri] = wid
+            remote = str(worker.attributes.get("remote_number", "")) if worker is not None else ""
+            if (dest is None or not dest.targets) and remote and remote_dest is None:
+                remote_dest = self.b2bua.resolve(remote, w.tenant_id)  # a home agent: their outside number
+                remote_worker = wid
             await self._log(w, "offered", agent=ext)
+        if not targets and remote_dest is not None and remote_dest.targets:
+            targets = list(remote_dest.targets)
+            worker_of = {uri: remote_worker for uri, _ in targets}
         if not targets:  # the offered agents have no phone registered: decline for them
             for wid in event.worker_ids:
                 if wid in declined:
@@ -656,7 +665,10 @@ class InboundCalls:
                                                                         not_ready=True))
             return
         offer_sdp = await self.b2bua.reoffer(w.caller)
-        dest = Destination(targets, w.tenant_id, "extension", ",".join(sorted(set(worker_of.values()))))
+        if remote_dest is not None and targets == list(remote_dest.targets):
+            dest = remote_dest  # through the trunk: its gateways in turn, its credentials
+        else:
+            dest = Destination(targets, w.tenant_id, "extension", ",".join(sorted(set(worker_of.values()))))
         agent_leg, final = await self.b2bua.originate(w.caller, dest, offer_sdp)
         if w.done or w.caller.ended:
             if agent_leg is not None:

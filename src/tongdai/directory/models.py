@@ -63,6 +63,8 @@ class Agent(_TenantRow, Base):
     capacity: Mapped[dict[str, Any]] = mapped_column(default=dict)
     queues: Mapped[list[Any]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(default=True)
+    #: a home agent's outside number: rung through the tenant's trunk when no phone is registered
+    remote_number: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
 
 class Queue(_TenantRow, Base):

@@ -127,6 +127,9 @@ class AgentIn(_In):
     )
     queues: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=200)
     active: bool = True
+    remote_number: Annotated[str, Field(max_length=32, pattern=r"^(\+?[0-9]{3,20})?$")] = Field(
+        "", description="A home agent's outside number: offers ring it through the tenant's trunk when no "
+        "phone is registered for the extension.")
 
 
 class AgentOut(OutModel):
@@ -141,6 +144,7 @@ class AgentOut(OutModel):
     capacity: dict[str, int]
     queues: list[str]
     active: bool
+    remote_number: str
     created_at: Timestamp
 
 

@@ -38,7 +38,7 @@ def worker_of(agent: dm.Agent) -> Worker:
     capacity = {str(k): int(v) for k, v in raw.items() if isinstance(v, int)} or {"voice": 1}
     attrs = {"skills": dict(agent.skills or {}), "languages": list(agent.languages or []),
              "site": agent.site_id, "team": agent.team_id, "name": agent.name, "extension": agent.extension,
-             "queues": list(agent.queues or [])}
+             "queues": list(agent.queues or []), "remote_number": agent.remote_number or ""}
     return Worker(agent.id, attrs, capacity=capacity,
                   total_capacity=int(total) if isinstance(total, int) else sum(capacity.values()),
                   tenant_id=agent.tenant_id, user_id=agent.user_id)

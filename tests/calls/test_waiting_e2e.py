@@ -133,6 +133,7 @@ nodes:
     announced = [f"You are number 1 in line. Your expected wait is about {m} minute{'s' if m != 1 else ''}."
                  for m in range(1, 121)]
     assert any(spoken(t, text) for text in announced)  # the place in line and the wait were told
+    assert spoken(t, "This call may be recorded for quality purposes.")  # support records every call
     assert wait_until(lambda: any("support@demo.example" in e.rcpt_tos for e in inbox.received), timeout=20)
     envelope = next(e for e in inbox.received if "support@demo.example" in e.rcpt_tos)
     message = email.message_from_bytes(envelope.content, policy=email.policy.default)

@@ -66,6 +66,12 @@ CALLBACK_CONFIRM = {
     "en": "Thank you. We will call you back, keeping your place in line.",
     "zh": "谢谢。我们会按您的排队顺序给您回电。",
 }
+#: what a caller hears on entering a queue that records
+RECORDING_NOTICE = {
+    "vi": "Cuộc gọi của quý khách có thể được ghi âm để nâng cao chất lượng dịch vụ.",
+    "en": "This call may be recorded for quality purposes.",
+    "zh": "为了提高服务质量，您的通话可能会被录音。",
+}
 #: what the agent hears when a callback reaches them, before the customer is dialled
 CALLBACK_WHISPER = "Callback. Calling the customer now."
 
@@ -92,6 +98,7 @@ class Waiting:
     customer: dict[str, object] | None = None  # the customer the calling number belongs to
     task_id: str = ""  # the routing task of this wait (the call's id, then one per transfer to a queue)
     transfers: int = 0  # times an agent sent the caller to a queue
+    recording_announced: bool = False
 
 
 @dataclass(eq=False)
@@ -259,13 +266,37 @@ class InboundCalls:
         w.entered = time.time()
         w.task_id = call.id if not w.transfers else f"{call.id}-t{w.transfers}"
         self.waiting[w.task_id] = w
-        await self._play_music(w)
+        announced = await self._announce_recording(w)
+        if announced:  # the music follows the notice (unless an agent answered meanwhile)
+            self.b2bua.spawn(self._music_after(w, announced))
+        else:
+            await self._play_music(w)
         task = Task(w.task_id, channel="voice", attributes={**w.variables, "queue": queue, "caller": call.caller,
                                                           "number": call.callee},
                     priority=priority, tenant_id=w.tenant_id)
         await self._log(w, "entered", position=self._position(w))  # before: an offer may follow at once
         async with self.db.session() as session:
             await self.routing.submit(session, w.tenant_id, task)
+
+    async def _announce_recording(self, w: Waiting) -> int:
+        """Tell the caller, once, that the call may be recorded when the queue records (`always` or
+        `on_demand`); the notice's length in ms (0: none)."""
+        if w.recording_announced or self.prompts is None or w.call.anchor is PASSTHROUGH or w.caller.dialog is None:
+            return 0
+        async with self.db.sessionmaker() as session:
+            policy = (await session.execute(select(DirQueue.recording_policy).where(
+                DirQueue.tenant_id == w.tenant_id, DirQueue.name == w.queue))).scalar_one_or_none()
+        if policy not in ("always", "on_demand"):
+            return 0
+        w.recording_announced = True
+        language = w.run.language if w.run is not None else "vi"
+        text = RECORDING_NOTICE.get(language, RECORDING_NOTICE["en"])
+        return await self._play_prompt(w, w.caller.dialog.local_tag, text, language)
+
+    async def _music_after(self, w: Waiting, ms: int) -> None:
+        await asyncio.sleep(ms / 1000)
+        if not w.done and not w.agent and w.ringing is None and not w.caller.ended:
+            await self._play_music(w)
 
     # --- call flows ---
     async def _run_flow(self, w: Waiting, flow: Flow) -> None:

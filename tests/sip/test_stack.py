@@ -192,3 +192,14 @@ def test_given_invite_the_ua_core_answers_later_then_100_trying_sent_at_once():
 
 def test_given_invite_the_ua_core_answers_at_once_then_only_the_final_response_is_sent():
     assert _statuses_sent(_AnswersAtOnce()) == [b"486"]
+
+
+def test_given_any_deadline_then_its_timer_tick_is_never_early_and_at_most_one_tick_late():
+    import random
+
+    from tongdai.sip.stack import TIMER_TICK, _tick
+
+    rng = random.Random(7)
+    deadlines = [0.0, 0.3, 0.30000000000000004, 12345.6, *(rng.uniform(0, 1e6) for _ in range(20_000))]
+    for when in deadlines:
+        assert when <= _tick(when) <= when + TIMER_TICK + 1e-9, when

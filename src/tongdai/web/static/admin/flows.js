@@ -34,7 +34,7 @@ function versionsTable(page, panel) {
     activate.addEventListener('click', () => activateFlow(panel, f));
     const tr = el('tr', {}, el('td', { textContent: f.name }), el('td', { className: 'num', textContent: String(f.version) }),
       el('td', {}, el('span', { className: 'badge', textContent: t(`status_${f.status}`) })),
-      el('td', { textContent: new Date(f.created_at * 1000 || f.created_at).toLocaleString() }), el('td', { className: 'actions' }, open, activate));
+      el('td', { textContent: new Date(f.created_at * 1000 || f.created_at).toLocaleString() }), el('td', {}, el('div', { className: 'actions' }, open, activate)));
     tr.querySelector('.badge').dataset.status = f.status;
     tr.dataset.id = f.id;
     body.append(tr);

@@ -48,7 +48,7 @@ async function showResource(key) {
     del.setAttribute('aria-label', `${t('delete')} ${rowName(row)}`);
     del.addEventListener('click', () => remove(key, row));
     const tr = el('tr', {}, ...res.columns.map((c) => el('td', { textContent: cell(row[c]) })),
-      el('td', { className: 'actions' }, edit, del));
+      el('td', {}, el('div', { className: 'actions' }, edit, del)));
     tr.dataset.id = row.id;
     body.append(tr);
   }

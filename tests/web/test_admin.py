@@ -128,6 +128,8 @@ def test_queue_and_number_created_in_forms_exist_in_the_api(running, admin_page)
 
 def test_agent_skills_edited_in_the_form_reach_the_api(running, admin_page) -> None:
     page, api = admin_page, Admin(running.base)
+    if not api.get("/api/v1/skills", name="warranty").json()["items"]:  # when run alone
+        api.send("POST", "/api/v1/skills", {"name": "warranty"})
     section(page, "Agents")
     page.get_by_role("button", name="Edit Trần Văn Minh").click()
     page.get_by_label("warranty").fill("7")
@@ -180,7 +182,29 @@ def test_call_flow_with_an_error_is_refused_then_fixed_validated_saved_and_activ
     page.locator("#status").get_by_text("warranty-line version 1 is active.").wait_for()
     assert page.locator(f'#flows tr[data-id="{draft[0]["id"]}"] .badge').inner_text() == "active"
     assert api.get(f"/api/v1/call-flows/{draft[0]['id']}").json()["status"] == "active"
+    assert page.locator("#flow-activate").is_disabled()  # the opened version is the active one now
     shot(page, "admin-flows")
+
+
+def test_a_skill_is_created_with_the_keyboard_alone(running, admin_page) -> None:
+    page = admin_page
+    page.keyboard.press("Control+Home")
+    page.locator(".skip").focus()
+    page.keyboard.press("Enter")  # the skip link leads to the content
+    page.locator("#menu").get_by_role("button", name="Skills").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement?.id === 'panel-title'", timeout=5000)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "New"
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement?.id === 'f-name'", timeout=5000)
+    page.keyboard.type("installation")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Installs at home")
+    page.keyboard.press("Enter")  # submits the form
+    page.locator("#rows").get_by_text("Installs at home").wait_for()
+    skill = Admin(running.base).get("/api/v1/skills", name="installation").json()["items"]
+    assert [s["description"] for s in skill] == ["Installs at home"]
 
 
 def test_pages_speak_vietnamese_and_chinese(admin_page) -> None:

@@ -48,6 +48,7 @@ async function activateFlow(panel, flow) {
   const status = panel.querySelector('#status');
   try {
     const row = await api(`/call-flows/${flow.id}/activate`, { method: 'POST' });
+    state.selected = row;
     await showFlows(panel);
     say(panel.querySelector('#status'), t('activated', { name: row.name, version: row.version }));
   } catch (e) { showError(status, e); }

@@ -153,8 +153,13 @@ function actions(a) {
   skills.setAttribute('aria-label', t('skills_of', { name: a.name }));
   skills.addEventListener('click', () => editSkills(a.id));
   box.append(select, apply, skills);
-  for (const k of ['listen', 'whisper', 'barge']) {
-    box.append(el('button', { type: 'button', disabled: true, textContent: t(k), title: t('monitor_note') }));
+  for (const k of ['listen', 'whisper', 'barge']) {  // enabled while the agent is on a call
+    const button = el('button', { type: 'button', disabled: true, className: 'monitor', textContent: t(k),
+                                  title: t('monitor_note') });
+    button.dataset.mode = k;
+    button.setAttribute('aria-label', `${t(k)}: ${a.name}`);
+    button.addEventListener('click', () => monitor(a.id, k));
+    box.append(button);
   }
   return box;
 }
@@ -172,6 +177,7 @@ function fillAgent(row, a) {
   timer.dataset.since = a.since;
   call.textContent = a.call ? t('call_from', { caller: a.call.caller || t('none'), queue: a.call.queue || '' }) : '';
   queues.textContent = a.queues.join(', ');
+  for (const button of row.querySelectorAll('button.monitor')) button.disabled = !(a.call && a.call.call_id);
   const select = row.querySelector('select.set-state');
   if (document.activeElement !== select && ['available', 'not_ready', 'offline'].includes(a.activity)) select.value = a.activity;
 }
@@ -192,6 +198,20 @@ async function setState(agentId, activity) {
   $('action-error').textContent = '';
   try {
     await api('/routing/agents/activity', { method: 'POST', body: { agent_id: agentId, activity } });
+  } catch (err) {
+    $('action-error').textContent = t('failed', { error: err.message });
+  }
+}
+
+/** Ring the supervisor's phone into the agent's call: listen, whisper (to the agent) or barge. */
+async function monitor(agentId, mode) {
+  $('action-error').textContent = '';
+  const call = board.agents.get(agentId)?.call;
+  const extension = $('my-phone').value.trim();
+  if (!extension) { $('action-error').textContent = t('my_phone_needed'); $('my-phone').focus(); return; }
+  localStorage.setItem('tongdai.supervisor.phone', extension);
+  try {
+    await api(`/calls/${encodeURIComponent(call.call_id)}/monitor`, { method: 'POST', body: { extension, mode } });
   } catch (err) {
     $('action-error').textContent = t('failed', { error: err.message });
   }
@@ -275,3 +295,5 @@ function start() {
 }
 
 start();
+
+{ const phone = document.getElementById('my-phone'); if (phone) phone.value = localStorage.getItem('tongdai.supervisor.phone') || ''; }

@@ -8,10 +8,15 @@ With TONGDAI_SCREENSHOTS=1 each screen is saved to docs/user-guide/admin-*.png."
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.conftest import RunningTongdai
 from tests.web.test_agent_desktop import CHROMIUM_ARGS, Admin, shot
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not os.access("/usr/bin/chromium", os.X_OK),
                                                   reason="chromium not installed")]
@@ -74,7 +79,7 @@ def save(page) -> None:  # type: ignore[no-untyped-def]
     page.locator("#status").get_by_text("Saved.").wait_for()
 
 
-def test_users_table_lists_the_demo_users_in_pages(running, admin_page) -> None:
+def test_users_table_lists_the_demo_users_in_pages(running: RunningTongdai, admin_page: Page) -> None:
     page = admin_page
     rows = page.locator("#rows tbody tr")
     total = Admin(running.base).get("/api/v1/users").json()["total"]
@@ -83,7 +88,7 @@ def test_users_table_lists_the_demo_users_in_pages(running, admin_page) -> None:
     assert page.get_by_role("button", name="Previous").is_disabled()
 
 
-def test_queue_and_number_created_in_forms_exist_in_the_api(running, admin_page) -> None:
+def test_queue_and_number_created_in_forms_exist_in_the_api(running: RunningTongdai, admin_page: Page) -> None:
     page, api = admin_page, Admin(running.base)
     section(page, "Skills")
     page.get_by_role("button", name="New").click()
@@ -126,7 +131,7 @@ def test_queue_and_number_created_in_forms_exist_in_the_api(running, admin_page)
     assert (number["description"], number["queue_id"]) == ("Warranty line", queue["id"])
 
 
-def test_agent_skills_edited_in_the_form_reach_the_api(running, admin_page) -> None:
+def test_agent_skills_edited_in_the_form_reach_the_api(running: RunningTongdai, admin_page: Page) -> None:
     page, api = admin_page, Admin(running.base)
     if not api.get("/api/v1/skills", name="warranty").json()["items"]:  # when run alone
         api.send("POST", "/api/v1/skills", {"name": "warranty"})
@@ -144,7 +149,7 @@ def test_agent_skills_edited_in_the_form_reach_the_api(running, admin_page) -> N
     assert minh["name"] == "Trần Văn Minh"  # the fields not touched are kept
 
 
-def test_number_deleted_from_the_table_is_gone_from_the_api(running, admin_page) -> None:
+def test_number_deleted_from_the_table_is_gone_from_the_api(running: RunningTongdai, admin_page: Page) -> None:
     page, api = admin_page, Admin(running.base)
     api.send("POST", "/api/v1/numbers", {"e164": "1901", "description": "Old promotion"})
     section(page, "Numbers")
@@ -154,7 +159,7 @@ def test_number_deleted_from_the_table_is_gone_from_the_api(running, admin_page)
     assert api.get("/api/v1/numbers", e164="1901").json()["items"] == []
 
 
-def test_call_flow_with_an_error_is_refused_then_fixed_validated_saved_and_activated(running, admin_page) -> None:
+def test_call_flow_with_an_error_is_refused_then_fixed_validated_saved_and_activated(running: RunningTongdai, admin_page: Page) -> None:
     page, api = admin_page, Admin(running.base)
     section(page, "Call flows")
     editor = page.get_by_label("Flow document (YAML or JSON)")
@@ -186,7 +191,7 @@ def test_call_flow_with_an_error_is_refused_then_fixed_validated_saved_and_activ
     shot(page, "admin-flows")
 
 
-def test_a_skill_is_created_with_the_keyboard_alone(running, admin_page) -> None:
+def test_a_skill_is_created_with_the_keyboard_alone(running: RunningTongdai, admin_page: Page) -> None:
     page = admin_page
     page.keyboard.press("Control+Home")
     page.locator(".skip").focus()
@@ -207,7 +212,7 @@ def test_a_skill_is_created_with_the_keyboard_alone(running, admin_page) -> None
     assert [s["description"] for s in skill] == ["Installs at home"]
 
 
-def test_pages_speak_vietnamese_and_chinese(admin_page) -> None:
+def test_pages_speak_vietnamese_and_chinese(admin_page: Page) -> None:
     page = admin_page
     page.get_by_label("Language").select_option("vi")
     page.locator("#menu").get_by_role("button", name="Hàng đợi").click()

@@ -129,6 +129,8 @@ def test_queue_and_number_created_in_forms_exist_in_the_api(running: RunningTong
     page.locator("#rows").get_by_text("Warranty line").wait_for()
     number = api.get("/api/v1/numbers", e164="1900").json()["items"][0]
     assert (number["description"], number["queue_id"]) == ("Warranty line", queue["id"])
+    row = page.locator("#rows tr", has_text="Warranty line")
+    assert row.locator("td").nth(3).inner_text() == "warranty"  # the queue by its name, not its id
 
 
 def test_agent_skills_edited_in_the_form_reach_the_api(running: RunningTongdai, admin_page: Page) -> None:
@@ -189,6 +191,35 @@ def test_call_flow_with_an_error_is_refused_then_fixed_validated_saved_and_activ
     assert api.get(f"/api/v1/call-flows/{draft[0]['id']}").json()["status"] == "active"
     assert page.locator("#flow-activate").is_disabled()  # the opened version is the active one now
     shot(page, "admin-flows")
+
+    if not api.get("/api/v1/numbers", e164="1900").json()["items"]:  # when run alone
+        api.send("POST", "/api/v1/numbers", {"e164": "1900", "description": "Warranty line"})
+    section(page, "Numbers")
+    page.get_by_role("button", name="Edit 1900").click()
+    page.get_by_label("Call flow").select_option("warranty-line")
+    save(page)
+    assert api.get("/api/v1/numbers", e164="1900").json()["items"][0]["flow"] == "warranty-line"
+
+
+def test_business_hours_per_weekday_are_stored_as_intervals(running: RunningTongdai, admin_page: Page) -> None:
+    page, api = admin_page, Admin(running.base)
+    section(page, "Business hours")
+    page.get_by_role("button", name="New").click()
+    page.get_by_label("Name").fill("Warranty hours")
+    page.get_by_label("Monday").fill("08:00-12:00, 13:00-17:00")
+    page.get_by_label("Friday").fill("")
+    page.get_by_label("Saturday").fill("18:00-09:00")  # ends before it starts: refused
+    page.locator("#edit-form").get_by_role("button", name="Save").click()
+    page.locator("#form-error").get_by_text("ends before it starts").wait_for()
+    shot(page, "admin-hours-error")
+    page.get_by_label("Saturday").fill("08:00-11:30")
+    save(page)
+    row = page.locator("#rows tr", has_text="Warranty hours")
+    assert row.locator("td").nth(2).inner_text() == ("mon 08:00–12:00, 13:00–17:00 · tue 08:00–17:30 · "
+                                                      "wed 08:00–17:30 · thu 08:00–17:30 · sat 08:00–11:30")
+    hours = api.get("/api/v1/calendars", name="Warranty hours").json()["items"][0]
+    assert hours["weekly"] == {"mon": [["08:00", "12:00"], ["13:00", "17:00"]], "tue": [["08:00", "17:30"]],
+                               "wed": [["08:00", "17:30"]], "thu": [["08:00", "17:30"]], "sat": [["08:00", "11:30"]]}
 
 
 def test_a_skill_is_created_with_the_keyboard_alone(running: RunningTongdai, admin_page: Page) -> None:

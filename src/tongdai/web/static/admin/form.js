@@ -9,6 +9,14 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+
+/** [value, label] pairs of a `ref` field's choices, without repeats (flow versions share a name). */
+export async function refChoices(field) {
+  const pairs = (await options(field.ref)).map((r) => [r[field.key || 'id'], r[field.label]]);
+  return [...new Map(pairs).entries()];
+}
+
 /** The rows of another resource for a `ref` or `levels` field (the first 500, enough for a pick list). */
 async function options(path) {
   return (await api(`${path}?limit=500`)).items;
@@ -32,9 +40,11 @@ async function control(field, value, editing) {
       return labelled(field, select);
     }
     case 'ref': {
-      const rows = await options(field.ref);
+      const rows = await refChoices(field);
       const select = el('select', { id }, el('option', { value: '', textContent: t('none') }),
-        ...rows.map((r) => el('option', { value: r.id, textContent: r[field.label] })));
+        ...rows.map(([key, label]) => el('option', { value: key, textContent: label })));
+      // a value the list does not have (an old flow name) stays as it is rather than being dropped on save
+      if (value && !rows.some(([key]) => key === value)) select.append(el('option', { value, textContent: value }));
       select.value = value ?? '';
       return labelled(field, select);
     }
@@ -45,6 +55,16 @@ async function control(field, value, editing) {
         const input = el('input', { id: `${id}-${s.name}`, type: 'number', min: 1, max: 10, value: value?.[s.name] ?? '' });
         input.dataset.skill = s.name;
         box.append(el('label', { className: 'field' }, el('span', { textContent: s.name }), input));
+      }
+      return box;
+    }
+    case 'weekly': {
+      const box = el('fieldset', { id, className: 'levels' }, el('legend', { textContent: `${t(`f_${field.name}`)} (${t('weekly_hint')})` }));
+      for (const day of DAYS) {
+        const text = (value?.[day] || []).map(([a, b]) => `${a}-${b}`).join(', ');
+        const input = el('input', { id: `${id}-${day}`, value: text, placeholder: '08:00-17:30' });
+        input.dataset.day = day;
+        box.append(el('label', { className: 'field' }, el('span', { textContent: t(`day_${day}`) }), input));
       }
       return box;
     }
@@ -82,9 +102,13 @@ export function readFields(fields, form, editing) {
     const c = form.querySelector(`#f-${field.name}`);
     if (field.kind === 'check') body[field.name] = c.checked;
     else if (field.kind === 'number') body[field.name] = Number(c.value);
-    else if (field.kind === 'ref') body[field.name] = c.value || null;
+    else if (field.kind === 'ref') body[field.name] = c.value || (field.key ? '' : null);
     else if (field.kind === 'list') body[field.name] = c.value.split(',').map((s) => s.trim()).filter(Boolean);
-    else if (field.kind === 'levels') {
+    else if (field.kind === 'weekly') {
+      // "08:00-12:00, 13:00-17:30" -> [["08:00", "12:00"], ["13:00", "17:30"]]; the API checks the times
+      body[field.name] = Object.fromEntries([...c.querySelectorAll('input')].filter((i) => i.value.trim() !== '')
+        .map((i) => [i.dataset.day, i.value.split(',').map((part) => part.trim().split('-').map((x) => x.trim()))]));
+    } else if (field.kind === 'levels') {
       body[field.name] = Object.fromEntries([...c.querySelectorAll('input')].filter((i) => i.value !== '')
         .map((i) => [i.dataset.skill, Number(i.value)]));
     } else if (field.kind === 'json') {

@@ -1,7 +1,7 @@
 // The administration pages: log in, a side menu of sections, per resource a paged table with create, edit
 // and delete through a form built from resources.js; call flows in flows.js.
 import { api, logIn, logOut, token } from './net.js';
-import { buildFields, el, readFields, say, showError } from './form.js';
+import { buildFields, el, readFields, refChoices, say, showError } from './form.js';
 import { showFlows } from './flows.js';
 import { RESOURCES } from './resources.js';
 import { LANGUAGES, lang, setLang, t, translate } from './strings.js';
@@ -17,6 +17,11 @@ function cell(value) {
   if (value === null || value === undefined || value === '') return '';
   if (typeof value === 'boolean') return t(value ? 'yes' : 'no');
   if (Array.isArray(value)) return value.join(', ');
+  const entries = typeof value === 'object' ? Object.entries(value) : [];
+  // opening hours: "mon 08:00–12:00, 13:00–17:30 · sat 08:00–11:30"
+  if (entries.length && entries.every(([, v]) => Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2))) {
+    return entries.filter(([, v]) => v.length).map(([k, v]) => `${k} ${v.map((p) => p.join('–')).join(', ')}`).join(' · ');
+  }
   if (typeof value === 'object') return Object.entries(value).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
   return String(value);
 }
@@ -24,6 +29,17 @@ function cell(value) {
 function rowName(row) { return row.name || row.email || row.e164 || row.id; }
 
 // ---------------------------------------------------------------- a resource's table
+
+/** For each column that is a `ref` field: a map from the stored value to the name shown. */
+async function refNames(res) {
+  const names = {};
+  for (const field of res.fields) {
+    if (field.kind === 'ref' && res.columns.includes(field.name)) {
+      try { names[field.name] = new Map(await refChoices(field)); } catch { /* the raw value is shown */ }
+    }
+  }
+  return names;
+}
 
 async function showResource(key) {
   const res = RESOURCES[key];
@@ -37,6 +53,7 @@ async function showResource(key) {
   try {
     page = await api(`${res.path}?limit=${PAGE}&offset=${view.offset}`);
   } catch (e) { showError(status, e); return; }
+  const names = await refNames(res);
   const head = el('tr', {}, ...res.columns.map((c) => el('th', { scope: 'col', textContent: t(`f_${c}`) })),
     el('th', { scope: 'col', textContent: t('actions') }));
   const body = el('tbody');
@@ -47,7 +64,7 @@ async function showResource(key) {
     const del = el('button', { type: 'button', className: 'danger', textContent: t('delete') });
     del.setAttribute('aria-label', `${t('delete')} ${rowName(row)}`);
     del.addEventListener('click', () => remove(key, row));
-    const tr = el('tr', {}, ...res.columns.map((c) => el('td', { textContent: cell(row[c]) })),
+    const tr = el('tr', {}, ...res.columns.map((c) => el('td', { textContent: names[c]?.get(row[c]) ?? cell(row[c]) })),
       el('td', {}, el('div', { className: 'actions' }, edit, del)));
     tr.dataset.id = row.id;
     body.append(tr);

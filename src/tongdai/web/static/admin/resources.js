@@ -1,6 +1,7 @@
 // What each administration screen shows and edits: one small field list per resource; the form and the
 // table are built from it (see form.js). Kinds: text, password, number, select, check, list (comma-separated),
-// json (a JSON textarea), ref (a pick from another resource), levels (a level 1-10 per skill).
+// json (a JSON textarea), ref (a pick from another resource, shown by name in the table too), levels (a level
+// 1-10 per skill), weekly (opening hours per weekday, "08:00-12:00, 13:00-17:30").
 const STRATEGIES = ['longest_idle', 'least_occupied', 'most_skilled', 'least_skilled', 'round_robin', 'ring_all',
   'preferred_agent', 'weighted_random'];
 const ROLES = ['tenant_admin', 'supervisor', 'agent', 'quality_analyst', 'workforce_planner', 'reporting_viewer'];
@@ -60,7 +61,7 @@ export const RESOURCES = {
     fields: [
       { name: 'e164', kind: 'text', required: true },
       { name: 'description', kind: 'text' },
-      { name: 'flow', kind: 'text' },
+      { name: 'flow', kind: 'ref', ref: '/call-flows', label: 'name', key: 'name' },
       { name: 'queue_id', kind: 'ref', ref: '/queues', label: 'name' },
     ],
   },
@@ -69,7 +70,7 @@ export const RESOURCES = {
     fields: [
       { name: 'name', kind: 'text', required: true },
       { name: 'timezone', kind: 'text', value: 'Asia/Ho_Chi_Minh' },
-      { name: 'weekly', kind: 'json', value: { mon: [['08:00', '17:30']], tue: [['08:00', '17:30']] } },
+      { name: 'weekly', kind: 'weekly', value: Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri'].map((d) => [d, [['08:00', '17:30']]])) },
       { name: 'holidays', kind: 'json', value: [] },
     ],
   },

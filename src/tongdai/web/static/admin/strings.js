@@ -2,6 +2,8 @@
 // field labels are `f_<field>`.
 const STRINGS = {
   en: {
+    weekly_hint: 'e.g. 08:00-12:00, 13:00-17:30; empty: closed', day_mon: 'Monday', day_tue: 'Tuesday', day_wed: 'Wednesday',
+    day_thu: 'Thursday', day_fri: 'Friday', day_sat: 'Saturday', day_sun: 'Sunday',
     title: 'Administration', language: 'Language', email: 'E-mail', password: 'Password', log_in: 'Log in',
     log_out: 'Log out', login_failed: 'Log-in failed: {error}', sections: 'Sections', skip_link: 'Skip to the content',
     users: 'Users', agents: 'Agents', skills: 'Skills', queues: 'Queues', numbers: 'Numbers', calendars: 'Business hours',
@@ -25,6 +27,8 @@ const STRINGS = {
     status_draft: 'draft', status_active: 'active', status_archived: 'archived', error: 'Error',
   },
   vi: {
+    weekly_hint: 'ví dụ 08:00-12:00, 13:00-17:30; để trống: nghỉ', day_mon: 'Thứ hai', day_tue: 'Thứ ba', day_wed: 'Thứ tư',
+    day_thu: 'Thứ năm', day_fri: 'Thứ sáu', day_sat: 'Thứ bảy', day_sun: 'Chủ nhật',
     title: 'Quản trị', language: 'Ngôn ngữ', email: 'E-mail', password: 'Mật khẩu', log_in: 'Đăng nhập',
     log_out: 'Đăng xuất', login_failed: 'Đăng nhập thất bại: {error}', sections: 'Mục', skip_link: 'Tới nội dung',
     users: 'Người dùng', agents: 'Điện thoại viên', skills: 'Kỹ năng', queues: 'Hàng đợi', numbers: 'Số điện thoại',
@@ -50,6 +54,8 @@ const STRINGS = {
     status_draft: 'bản nháp', status_active: 'đang hoạt động', status_archived: 'đã lưu trữ', error: 'Lỗi',
   },
   zh: {
+    weekly_hint: '例如 08:00-12:00, 13:00-17:30；留空：休息', day_mon: '星期一', day_tue: '星期二', day_wed: '星期三',
+    day_thu: '星期四', day_fri: '星期五', day_sat: '星期六', day_sun: '星期日',
     title: '系统管理', language: '语言', email: '电子邮件', password: '密码', log_in: '登录', log_out: '退出',
     login_failed: '登录失败：{error}', sections: '栏目', skip_link: '跳到内容', users: '用户', agents: '座席',
     skills: '技能', queues: '队列', numbers: '号码', calendars: '工作时间', call_flows: '呼叫流程', new: '新建',

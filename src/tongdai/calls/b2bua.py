@@ -724,13 +724,17 @@ class B2bua:
         assert transferor.peer is not None
         transferee = transferor.peer
         await self._notify_refer(transferor, 100, "Trying")
-        new, final = await self._originate(transferor, dest, b"")
+        early = await self._browser_offer(transferee, dest)
+        new, final = await self._originate(transferor, dest, early[0] if early else b"")
         if new is None or final is None:
             status = final.status if final is not None else 408
             await self._notify_refer(transferor, status, final.reason if final is not None else "Request Timeout",
                                      done=True)
             return
-        ok = await self._rejoin(transferee, new, final.body)
+        if early:
+            ok = await self._join_offered(transferee, new, early[1])
+        else:
+            ok = await self._rejoin(transferee, new, final.body)
         await self._notify_refer(transferor, 200 if ok else 488, "OK" if ok else "Not Acceptable Here", done=True)
         if ok:
             self._detach(transferor)
@@ -738,6 +742,43 @@ class B2bua:
             self.on_event(CallTransferred(tenant_id=transferee.call.tenant_id, at=time.time(),
                                           call_id=transferee.call.id, transferee=transferee.label,
                                           target=dest.label, attended=False))
+
+    async def _browser_offer(self, transferee: Leg, dest: Destination) -> tuple[bytes, str] | None:
+        """For a plain party transferred to a browser: rtpengine's offer for the browser, made from the
+        transferee's media under a fresh rtpengine tag, and that tag. A late offer (the browser's own)
+        does not work there: rtpengine's answer back to the browser lacks rtcp-mux, which the browser
+        requires; and re-offering from the transferee's tag re-uses the side that faced the transferor
+        (its ICE and DTLS), which a new browser cannot take (rtpengine refuses the ICE restart). Under
+        a fresh tag rtpengine makes two new sides; the transferee moves to its new one in a re-INVITE.
+        None when the late offer serves (no browser among `dest`'s devices, a browser transferee, no anchor)."""
+        browser = _webrtc(transferee.transport, _dest_transport(dest))
+        if not browser or _dest_transport(dest) not in BROWSER_TRANSPORTS or transferee.call.anchor is PASSTHROUGH:
+            return None
+        tag = f"{self._tag(transferee)}-{new_tag()}"
+        offer = await transferee.call.anchor.offer(transferee.call.id, tag, transferee.sdp.decode(), **browser)
+        return _dtls_client(offer.encode()), tag
+
+    async def _join_offered(self, transferee: Leg, new: Leg, tag: str) -> bool:
+        """Join `transferee` with `new`, which answered rtpengine's offer made under `tag`: the anchored
+        answer goes to the transferee in a re-INVITE (its media moves to rtpengine's new side)."""
+        assert transferee.dialog is not None and new.dialog is not None
+        new.media_tag = f"{tag}-peer"
+        answer = (await transferee.call.anchor.answer(
+            transferee.call.id, tag, new.media_tag, new.sdp.decode(),
+            **_webrtc(transferee.transport, new.transport))).encode()
+        reinvite = transferee.dialog.request("INVITE", body=answer)
+        final = await self._request(reinvite, transferee)
+        if final is None or final.status >= 300:
+            await self._hang_up(new)
+            return False
+        transferee.media_tag = tag
+        transferee.dialog.refresh_target(final)
+        transferee.ack = self._ack_in_dialog(transferee, reinvite, b"")
+        transferee.local_sdp = answer
+        if final.body:
+            transferee.sdp = final.body
+        transferee.peer, new.peer = new, transferee
+        return True
 
     async def _blind_to_queue(self, transferor: Leg, refer: Request, queue: str) -> None:
         """The transferor's peer goes to a queue (its number was the Refer-To): the inbound calls take it."""

@@ -1,0 +1,91 @@
+"""A call transferred *to* a browser: two browser contexts (agents 1001 and 1002 of the demo, each
+logged into the agent desktop with its JsSIP phone registered over WebSocket); a SIPp caller reaches
+1001 through the sales line; 1001 blind-transfers to 1002 in the page; 1002's browser rings and
+answers; the caller's A-law audio reaches 1002's browser (getStats) and 1002's fake microphone reaches
+the caller's RTP port (captured on loopback); the caller hangs up and both agents wrap up.
+
+With TONGDAI_SCREENSHOTS=1 the transferred call's screen is saved to docs/user-guide/agent-transferred-in.png."""
+
+from __future__ import annotations
+
+import time
+
+from tests.calls.capture import loopback_capture
+from tests.calls.sipp import free_udp_port, sipp_command
+from tests.calls.test_b2bua_sipp import finish, start
+from tests.web.test_agent_desktop import (
+    AGENT,
+    CALLER,
+    CAPTURES,
+    CHROMIUM_ARGS,
+    CONNECTION,
+    LOOPBACK_ONLY,
+    SCENARIOS,
+    STATS,
+    logged_in,
+    pytestmark,  # noqa: F401  (e2e, and skipped without chromium)
+    sales_line,  # noqa: F401  (the fixture: number 1800 leads to the sales queue)
+    shot,
+    wait_for,
+    wrap_up,
+)
+from tongdai.media.pcap import rtp_packets
+
+SECOND = ("minh@demo.example", "agent-demo-2026")  # extension 1002, sales (less skilled than 1001)
+
+
+def test_given_agent_in_browser_when_it_blind_transfers_to_a_second_browser_then_caller_talks_to_it(
+        running, sales_line, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    media = free_udp_port()
+    capture = tmp_path / "caller.pcap"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            pages = []
+            for login in (AGENT, SECOND):  # two contexts: two separate agents, each with its own phone
+                context = browser.new_context(permissions=["microphone"])
+                context.add_init_script(LOOPBACK_ONLY)
+                pages.append(logged_in(context, running.base, login))
+            lan, minh = pages
+            with loopback_capture(media, capture):
+                caller = start(sipp_command(str(SCENARIOS / "uac_queue_browser_transfer.xml"), running.sip_port,
+                                            port=free_udp_port(), calls=1, service="1800", caller=CALLER,
+                                            workdir=tmp_path, timeout_s=90,
+                                            keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}) + ["-mp", str(media)],
+                               tmp_path)
+                try:
+                    expect(lan.locator("#incoming")).to_be_visible(timeout=20_000)  # the most skilled agent first
+                    lan.click("#answer")
+                    expect(lan.locator("#in-call")).to_be_visible(timeout=10_000)
+                    lan.fill("#transfer-target", "1002")
+                    lan.click("#blind")
+                    # the second browser rings with the caller's number and answers in the page
+                    expect(minh.locator("#incoming")).to_be_visible(timeout=20_000)
+                    expect(minh.locator("#incoming-number")).to_contain_text(CALLER[1:])
+                    minh.click("#answer")
+                    expect(minh.locator("#in-call")).to_be_visible(timeout=10_000)
+                    expect(lan.locator("#in-call")).to_be_hidden(timeout=15_000)
+                    joined_at = time.time()  # 1001's call is over: only 1002's media reaches the caller now
+                    expect(lan.locator("#state")).to_have_attribute("data-state", "wrap_up")
+                    stats = wait_for(minh, STATS, 25)
+                    assert stats and stats["ok"], (stats, minh.evaluate(CONNECTION))
+                    talk_end = time.time()
+                    shot(minh, "agent-transferred-in")
+                    rc, count, out = finish(caller, timeout=40)  # the caller hangs up 6 s after the join
+                finally:
+                    if caller.poll() is None:
+                        caller.kill()
+            assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+            expect(minh.locator("#wrapup")).to_be_visible(timeout=10_000)
+            wrap_up(minh, "resolved")
+            wrap_up(lan, "escalated")
+        finally:
+            browser.close()
+    # 1002's microphone reached the caller's RTP port once 1001 had left the call
+    talking = [t for t, _ in rtp_packets(capture) if joined_at + 0.5 <= t <= talk_end]
+    assert len(talking) >= 50, len(talking)
+    records = sales_line.get("/api/v1/call-records", callee="1800").json()["items"]
+    assert records and records[0]["transferred"] is True, records[:1]
+

@@ -222,6 +222,22 @@ def test_business_hours_per_weekday_are_stored_as_intervals(running: RunningTong
                                "wed": [["08:00", "17:30"]], "thu": [["08:00", "17:30"]], "sat": [["08:00", "11:30"]]}
 
 
+def test_skills_are_paged_twenty_at_a_time(running: RunningTongdai, admin_page: Page) -> None:
+    page, api = admin_page, Admin(running.base)
+    for i in range(21):
+        api.send("POST", "/api/v1/skills", {"name": f"product-{i:02d}"})
+    total = api.get("/api/v1/skills").json()["total"]
+    section(page, "Skills")
+    assert page.locator("#rows tbody tr").count() == 20
+    page.get_by_role("button", name="Next").click()
+    page.locator(".pager span").get_by_text(f"21–{min(total, 40)} of {total}").wait_for()
+    shown = page.locator("#rows tbody tr td:first-child").all_inner_texts()
+    second = [s["name"] for s in api.get("/api/v1/skills", limit="20", offset="20").json()["items"]]
+    assert shown == second
+    page.get_by_role("button", name="Previous").click()
+    page.locator(".pager span").get_by_text(f"1–20 of {total}").wait_for()
+
+
 def test_a_skill_is_created_with_the_keyboard_alone(running: RunningTongdai, admin_page: Page) -> None:
     page = admin_page
     page.keyboard.press("Control+Home")
@@ -238,7 +254,13 @@ def test_a_skill_is_created_with_the_keyboard_alone(running: RunningTongdai, adm
     page.keyboard.press("Tab")
     page.keyboard.type("Installs at home")
     page.keyboard.press("Enter")  # submits the form
-    page.locator("#rows").get_by_text("Installs at home").wait_for()
+    page.locator("#status").get_by_text("Saved.").wait_for()
+    assert page.evaluate("document.activeElement.id") == "panel-title"  # the keyboard goes on from the title
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # New again, then Escape closes the form
+    page.wait_for_function("document.activeElement?.id === 'f-name'", timeout=5000)
+    page.keyboard.press("Escape")
+    assert page.locator("#edit-form").count() == 0
     skill = Admin(running.base).get("/api/v1/skills", name="installation").json()["items"]
     assert [s["description"] for s in skill] == ["Installs at home"]
 

@@ -96,7 +96,9 @@ async function openForm(key, row) {
     form.append(el('div', { className: 'fields' }, ...(await buildFields(res.fields, row))));
   } catch (e) { showError(error, e); }
   form.append(error, el('div', { className: 'row' }, save, cancel));
-  cancel.addEventListener('click', () => { form.remove(); $('panel-title').focus(); });
+  const close = () => { form.remove(); $('panel-title').focus(); };
+  cancel.addEventListener('click', close);
+  form.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') close(); });
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     error.hidden = true;
@@ -106,6 +108,7 @@ async function openForm(key, row) {
     } catch (e) { showError(error, e); error.focus(); return; }
     await show();
     say($('status'), t('saved'));
+    $('panel-title').focus(); // the form is gone: the keyboard goes on from the section's title
   });
   $('form-slot').replaceChildren(form);
   form.querySelector('input:not([disabled]), select, textarea')?.focus();
@@ -118,6 +121,7 @@ async function remove(key, row) {
   } catch (e) { showError($('status'), e); return; }
   await show();
   say($('status'), t('deleted'));
+  $('panel-title').focus();
 }
 
 // ---------------------------------------------------------------- sections, log-in, language

@@ -72,6 +72,7 @@ def admin_page(running, browser):  # type: ignore[no-untyped-def]
 def section(page, name: str) -> None:  # type: ignore[no-untyped-def]
     page.locator("#menu").get_by_role("button", name=name, exact=True).click()
     page.locator("#panel-title").get_by_text(name, exact=True).wait_for()
+    page.locator("#panel .pager").wait_for()  # the rows are in: the pager comes after them
 
 
 def save(page) -> None:  # type: ignore[no-untyped-def]
@@ -270,6 +271,7 @@ def test_pages_speak_vietnamese_and_chinese(admin_page: Page) -> None:
     page.get_by_label("Language").select_option("vi")
     page.locator("#menu").get_by_role("button", name="Hàng đợi").click()
     page.locator("#panel-title").get_by_text("Hàng đợi").wait_for()
+    page.locator("#panel .pager").wait_for()
     assert page.locator("#rows th").first.inner_text() == "Tên"
     shot(page, "admin-vi")
     page.get_by_label("Ngôn ngữ").select_option("zh")

@@ -2,7 +2,8 @@
 logged into the agent desktop with its JsSIP phone registered over WebSocket); a SIPp caller reaches
 1001 through the sales line; 1001 blind-transfers to 1002 in the page; 1002's browser rings and
 answers; the caller's A-law audio reaches 1002's browser (getStats) and 1002's fake microphone reaches
-the caller's RTP port (captured on loopback); the caller hangs up and both agents wrap up.
+the caller's RTP port (captured on loopback); the caller hangs up and both agents wrap up. A second
+test: 1002 holds and resumes the transferred call (re-INVITEs reach the caller) and hangs up in the page.
 
 With TONGDAI_SCREENSHOTS=1 the transferred call's screen is saved to docs/user-guide/agent-transferred-in.png."""
 
@@ -34,6 +35,45 @@ from tongdai.media.pcap import rtp_packets
 SECOND = ("minh@demo.example", "agent-demo-2026")  # extension 1002, sales (less skilled than 1001)
 
 
+def caller_to_1001(running, scenario: str, media: int, tmp_path):  # type: ignore[no-untyped-def]
+    """A SIPp caller on the sales line playing the A-law capture from RTP port `media`."""
+    return start(sipp_command(str(SCENARIOS / scenario), running.sip_port, port=free_udp_port(), calls=1,
+                              service="1800", caller=CALLER, workdir=tmp_path, timeout_s=90,
+                              keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}) + ["-mp", str(media)], tmp_path)
+
+
+def two_agents(browser, base: str):  # type: ignore[no-untyped-def]
+    """Pages of agents 1001 and 1002, each in its own browser context (its own phone), both available."""
+    pages = []
+    for login in (AGENT, SECOND):
+        context = browser.new_context(permissions=["microphone"])
+        context.add_init_script(LOOPBACK_ONLY)
+        pages.append(logged_in(context, base, login))
+    return pages
+
+
+def transfer_and_answer(lan, minh) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """1001 answers and blind-transfers to 1002, whose browser rings and answers; audio flows both
+    ways in 1002's page. When 1001's call was over and when 1002's audio was seen flowing."""
+    from playwright.sync_api import expect
+
+    expect(lan.locator("#incoming")).to_be_visible(timeout=20_000)  # the most skilled agent first
+    lan.click("#answer")
+    expect(lan.locator("#in-call")).to_be_visible(timeout=10_000)
+    lan.fill("#transfer-target", "1002")
+    lan.click("#blind")
+    expect(minh.locator("#incoming")).to_be_visible(timeout=20_000)
+    expect(minh.locator("#incoming-number")).to_contain_text(CALLER[1:])
+    minh.click("#answer")
+    expect(minh.locator("#in-call")).to_be_visible(timeout=10_000)
+    expect(lan.locator("#in-call")).to_be_hidden(timeout=15_000)
+    joined_at = time.time()  # 1001's call is over: only 1002's media reaches the caller now
+    expect(lan.locator("#state")).to_have_attribute("data-state", "wrap_up")
+    stats = wait_for(minh, STATS, 25)
+    assert stats and stats["ok"], (stats, minh.evaluate(CONNECTION))
+    return joined_at, time.time()
+
+
 def test_given_agent_in_browser_when_it_blind_transfers_to_a_second_browser_then_caller_talks_to_it(
         running, sales_line, tmp_path):  # noqa: F811
     from playwright.sync_api import expect, sync_playwright
@@ -43,35 +83,11 @@ def test_given_agent_in_browser_when_it_blind_transfers_to_a_second_browser_then
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            pages = []
-            for login in (AGENT, SECOND):  # two contexts: two separate agents, each with its own phone
-                context = browser.new_context(permissions=["microphone"])
-                context.add_init_script(LOOPBACK_ONLY)
-                pages.append(logged_in(context, running.base, login))
-            lan, minh = pages
+            lan, minh = two_agents(browser, running.base)
             with loopback_capture(media, capture):
-                caller = start(sipp_command(str(SCENARIOS / "uac_queue_browser_transfer.xml"), running.sip_port,
-                                            port=free_udp_port(), calls=1, service="1800", caller=CALLER,
-                                            workdir=tmp_path, timeout_s=90,
-                                            keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}) + ["-mp", str(media)],
-                               tmp_path)
+                caller = caller_to_1001(running, "uac_queue_browser_transfer.xml", media, tmp_path)
                 try:
-                    expect(lan.locator("#incoming")).to_be_visible(timeout=20_000)  # the most skilled agent first
-                    lan.click("#answer")
-                    expect(lan.locator("#in-call")).to_be_visible(timeout=10_000)
-                    lan.fill("#transfer-target", "1002")
-                    lan.click("#blind")
-                    # the second browser rings with the caller's number and answers in the page
-                    expect(minh.locator("#incoming")).to_be_visible(timeout=20_000)
-                    expect(minh.locator("#incoming-number")).to_contain_text(CALLER[1:])
-                    minh.click("#answer")
-                    expect(minh.locator("#in-call")).to_be_visible(timeout=10_000)
-                    expect(lan.locator("#in-call")).to_be_hidden(timeout=15_000)
-                    joined_at = time.time()  # 1001's call is over: only 1002's media reaches the caller now
-                    expect(lan.locator("#state")).to_have_attribute("data-state", "wrap_up")
-                    stats = wait_for(minh, STATS, 25)
-                    assert stats and stats["ok"], (stats, minh.evaluate(CONNECTION))
-                    talk_end = time.time()
+                    joined_at, talk_end = transfer_and_answer(lan, minh)
                     shot(minh, "agent-transferred-in")
                     rc, count, out = finish(caller, timeout=40)  # the caller hangs up 6 s after the join
                 finally:
@@ -89,3 +105,34 @@ def test_given_agent_in_browser_when_it_blind_transfers_to_a_second_browser_then
     records = sales_line.get("/api/v1/call-records", callee="1800").json()["items"]
     assert records and records[0]["transferred"] is True, records[:1]
 
+
+def test_given_call_transferred_to_a_browser_when_it_holds_resumes_and_hangs_up_then_the_caller_follows(
+        running, sales_line, tmp_path):  # noqa: F811
+    """After the transfer, 1002's hold and resume reach the caller as re-INVITEs (through the rtpengine
+    sides the transfer made) and 1002's hang-up reaches it as a BYE."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            lan, minh = two_agents(browser, running.base)
+            caller = caller_to_1001(running, "uac_queue_browser_transfer_hold.xml", free_udp_port(), tmp_path)
+            try:
+                transfer_and_answer(lan, minh)
+                minh.click("#hold")
+                expect(minh.locator("#held")).to_be_visible(timeout=10_000)
+                minh.click("#hold")
+                expect(minh.locator("#held")).to_be_hidden(timeout=10_000)
+                stats = wait_for(minh, STATS, 10)  # media again after the resume
+                assert stats and stats["ok"], (stats, minh.evaluate(CONNECTION))
+                minh.click("#hangup")
+                expect(minh.locator("#wrapup")).to_be_visible(timeout=10_000)
+                rc, count, out = finish(caller, timeout=30)
+            finally:
+                if caller.poll() is None:
+                    caller.kill()
+            assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+            wrap_up(minh, "resolved")
+            wrap_up(lan, "escalated")
+        finally:
+            browser.close()

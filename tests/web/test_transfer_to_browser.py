@@ -4,6 +4,7 @@ logged into the agent desktop with its JsSIP phone registered over WebSocket); a
 answers; the caller's A-law audio reaches 1002's browser (getStats) and 1002's fake microphone reaches
 the caller's RTP port (captured on loopback); the caller hangs up and both agents wrap up. A second
 test: 1002 holds and resumes the transferred call (re-INVITEs reach the caller) and hangs up in the page.
+A third: the transferor is a desk phone (SIPp as 1001, REFER to 1002), the target 1002's browser.
 
 With TONGDAI_SCREENSHOTS=1 the transferred call's screen is saved to docs/user-guide/agent-transferred-in.png."""
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import time
 
 from tests.calls.capture import loopback_capture
-from tests.calls.sipp import free_udp_port, sipp_command
+from tests.calls.sipp import free_udp_port, register, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
 from tests.web.test_agent_desktop import (
     AGENT,
@@ -136,3 +137,50 @@ def test_given_call_transferred_to_a_browser_when_it_holds_resumes_and_hangs_up_
             wrap_up(lan, "escalated")
         finally:
             browser.close()
+
+
+def test_given_agent_on_a_desk_phone_when_it_blind_transfers_to_a_browser_then_caller_talks_to_it(
+        running, sales_line, tmp_path):  # noqa: F811
+    """The transferor is a desk phone (SIPp, extension 1001, REFER to 1002): 1002's browser rings,
+    answers, and the caller's audio reaches it while its microphone reaches the caller."""
+    from playwright.sync_api import expect, sync_playwright
+
+    phone, media = free_udp_port(), free_udp_port()
+    capture = tmp_path / "caller.pcap"
+    desk = start(sipp_command("uas_transfer.xml", running.sip_port, port=phone, calls=1,
+                              keys={"refer_target": "1002"}, workdir=tmp_path), tmp_path)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(permissions=["microphone"])
+            context.add_init_script(LOOPBACK_ONLY)
+            minh = logged_in(context, running.base, SECOND)
+            assert register("1001", "sip-demo-1001", phone, running.sip_port) == 200
+            lan = sales_line.get("/api/v1/agents", extension="1001").json()["items"][0]
+            sales_line.send("POST", "/api/v1/routing/agents/activity", {"agent_id": lan["id"], "activity": "available"})
+            with loopback_capture(media, capture):
+                caller = caller_to_1001(running, "uac_queue_phone_transfer.xml", media, tmp_path)
+                try:
+                    expect(minh.locator("#incoming")).to_be_visible(timeout=30_000)
+                    expect(minh.locator("#incoming-number")).to_contain_text(CALLER[1:])
+                    minh.click("#answer")
+                    expect(minh.locator("#in-call")).to_be_visible(timeout=10_000)
+                    answered_at = time.time()
+                    stats = wait_for(minh, STATS, 25)
+                    assert stats and stats["ok"], (stats, minh.evaluate(CONNECTION))
+                    talk_end = time.time()
+                    rc, count, out = finish(caller, timeout=40)
+                finally:
+                    if caller.poll() is None:
+                        caller.kill()
+            assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+            assert finish(desk, timeout=20)[1] == {"successful": 1, "failed": 0}  # REFER taken, leg hung up
+            expect(minh.locator("#wrapup")).to_be_visible(timeout=10_000)
+            wrap_up(minh, "resolved")
+        finally:
+            browser.close()
+            if desk.poll() is None:
+                desk.kill()
+            register("1001", "sip-demo-1001", phone, running.sip_port, expires=0)
+    talking = [t for t, _ in rtp_packets(capture) if answered_at + 1.0 <= t <= talk_end]
+    assert len(talking) >= 50, len(talking)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.calls.test_call_records import token
 from tests.conftest import RunningTongdai
 from tests.web.test_agent_desktop import CHROMIUM_ARGS, Admin, shot
 
@@ -87,6 +88,32 @@ def test_users_table_lists_the_demo_users_in_pages(running: RunningTongdai, admi
     assert rows.count() == min(total, 20)
     assert page.locator(".pager span").inner_text() == f"1–{min(total, 20)} of {total}"
     assert page.get_by_role("button", name="Previous").is_disabled()
+
+
+def test_user_created_in_the_form_can_log_in(running: RunningTongdai, admin_page: Page) -> None:
+    page, api = admin_page, Admin(running.base)
+    section(page, "Users")
+    page.get_by_role("button", name="New").click()
+    form = page.locator("#edit-form")
+    form.get_by_label("E-mail").fill("thu@demo.example")
+    form.get_by_label("Name").fill("Đỗ Minh Thu")
+    form.get_by_label("Role").select_option("supervisor")
+    form.get_by_label("Password").fill("short")  # under 8 characters: refused by the API
+    page.locator("#edit-form").get_by_role("button", name="Save").click()
+    page.locator("#form-error").get_by_text("password: String should have at least 8 characters").wait_for()
+    form.get_by_label("Password").fill("thu-supervisor-2026")
+    save(page)
+    thu = next(u for u in api.get("/api/v1/users", limit="500").json()["items"] if u["email"] == "thu@demo.example")
+    assert (thu["name"], thu["role"], thu["active"]) == ("Đỗ Minh Thu", "supervisor", True)
+    assert token(running.base, "thu@demo.example", "thu-supervisor-2026")
+
+    page.get_by_role("button", name="Edit Đỗ Minh Thu").click()
+    form.get_by_text("Edit: Đỗ Minh Thu").wait_for()
+    assert form.get_by_label("E-mail").is_disabled()  # an e-mail is not changed after creation
+    form.get_by_label("Role").select_option("quality_analyst")
+    save(page)  # the password left empty is kept
+    assert api.get(f"/api/v1/users/{thu['id']}").json()["role"] == "quality_analyst"
+    assert token(running.base, "thu@demo.example", "thu-supervisor-2026")
 
 
 def test_queue_and_number_created_in_forms_exist_in_the_api(running: RunningTongdai, admin_page: Page) -> None:
@@ -182,6 +209,7 @@ def test_call_flow_with_an_error_is_refused_then_fixed_validated_saved_and_activ
     report.get_by_text("The flow is valid.").wait_for()
     page.get_by_role("button", name="Save as draft").click()
     page.locator("#status").get_by_text("Saved as warranty-line version 1 (draft).").wait_for()
+    assert page.locator("#flow-selected").inner_text() == "Activate applies to warranty-line version 1 (draft)."
     draft = api.get("/api/v1/call-flows", name="warranty-line").json()["items"]
     assert [(f["version"], f["status"]) for f in draft] == [(1, "draft")]
     assert draft[0]["document"]["nodes"]["warranty"]["queue"] == "warranty"

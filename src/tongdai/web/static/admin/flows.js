@@ -18,6 +18,12 @@ function results(box, report) {
   box.hidden = false;
 }
 
+function showSelected(panel) {
+  const f = state.selected;
+  panel.querySelector('#flow-selected').textContent = f ? t('selected', { name: f.name, version: f.version, status: t(`status_${f.status}`) }) : '';
+  panel.querySelector('#flow-activate').disabled = !f || f.status === 'active';
+}
+
 function versionsTable(page, panel) {
   const body = el('tbody');
   for (const f of page.items) {
@@ -26,7 +32,7 @@ function versionsTable(page, panel) {
     open.addEventListener('click', () => {
       state.selected = f;
       panel.querySelector('#flow-doc').value = JSON.stringify(f.document, null, 2);
-      panel.querySelector('#flow-activate').disabled = f.status === 'active';
+      showSelected(panel);
       panel.querySelector('#flow-doc').focus();
     });
     const activate = el('button', { type: 'button', textContent: t('activate'), disabled: f.status === 'active' });
@@ -72,13 +78,18 @@ export async function showFlows(panel) {
     try {
       state.selected = await api('/call-flows', { method: 'POST', body: { document: doc.value } });
     } catch (e) { report.className = 'error'; showError(report, e); return; }
-    await showFlows(panel);
+    // POST /call-flows commits just after it answers: read the list again until the new version is in it
+    for (let i = 0; i < 5; i += 1) {
+      const page = await showFlows(panel);
+      if (!page || page.offset > 0 || page.items.some((f) => f.id === state.selected.id)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
     say(panel.querySelector('#status'), t('draft_saved', state.selected));
   });
   activate.addEventListener('click', () => state.selected && activateFlow(panel, state.selected));
-  fresh.addEventListener('click', () => { state.selected = null; doc.value = ''; activate.disabled = true; report.hidden = true; doc.focus(); });
+  fresh.addEventListener('click', () => { state.selected = null; doc.value = ''; showSelected(panel); report.hidden = true; doc.focus(); });
   const editor = el('section', { className: 'card editor' }, el('label', { className: 'field', htmlFor: 'flow-doc', textContent: t('editor') }), doc,
-    el('div', { className: 'row' }, validate, save, activate, fresh), report);
+    el('div', { className: 'row' }, validate, save, activate, fresh), el('p', { id: 'flow-selected', className: 'note' }), report);
   panel.replaceChildren(el('div', { className: 'head' }, el('h2', { id: 'panel-title', tabIndex: -1, textContent: t('call_flows') })), status);
   let page;
   try { page = await api(`/call-flows?limit=${PAGE}&offset=${state.offset}`); } catch (e) { showError(status, e); return; }
@@ -90,4 +101,6 @@ export async function showFlows(panel) {
   panel.append(el('h3', { textContent: t('flow_versions') }), page.items.length ? versionsTable(page, panel) : el('p', { textContent: t('empty') }),
     el('nav', { className: 'pager' }, prev, el('span', { textContent: t('page', { from, to: page.offset + page.items.length, total: page.total }) }), next),
     editor);
+  showSelected(panel);
+  return page;
 }

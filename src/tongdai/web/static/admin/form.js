@@ -40,7 +40,8 @@ async function control(field, value, editing) {
       return labelled(field, select);
     }
     case 'ref': {
-      const rows = await refChoices(field);
+      // a list this role may not read (supervisors and /users): only "none" and the current value
+      const rows = await refChoices(field).catch(() => []);
       const select = el('select', { id }, el('option', { value: '', textContent: t('none') }),
         ...rows.map(([key, label]) => el('option', { value: key, textContent: label })));
       // a value the list does not have (an old flow name) stays as it is rather than being dropped on save

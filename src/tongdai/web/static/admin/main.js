@@ -71,6 +71,19 @@ async function showResource(key) {
   }
   const table = el('table', { id: 'rows' }, el('caption', { className: 'sr-only', textContent: t(key) }), el('thead', {}, head), body);
   panel.append(page.items.length ? el('div', { className: 'scroll' }, table) : el('p', { textContent: t('empty') }), pager(page));
+  return page;
+}
+
+/** Show the section again until the saved row reads back as saved: some endpoints (users) commit just
+ * after they answer, so an immediate re-read may miss the change. Bounded: 5 reads, ~1 s. */
+async function showSaved(saved) {
+  for (let i = 0; i < 5; i += 1) {
+    const page = await show();
+    const row = page?.items.find((r) => r.id === saved.id);
+    const fresh = row && Object.keys(saved).every((k) => JSON.stringify(row[k]) === JSON.stringify(saved[k]));
+    if (fresh || (!row && page && page.offset + page.items.length < page.total)) return; // saved, or on another page
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 function pager(page) {
@@ -102,11 +115,12 @@ async function openForm(key, row) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     error.hidden = true;
+    let saved;
     try {
       const body = readFields(res.fields, form, row !== null);
-      await api(row ? `${res.path}/${row.id}` : res.path, { method: row ? 'PATCH' : 'POST', body });
+      saved = await api(row ? `${res.path}/${row.id}` : res.path, { method: row ? 'PATCH' : 'POST', body });
     } catch (e) { showError(error, e); error.focus(); return; }
-    await show();
+    await showSaved(saved);
     say($('status'), t('saved'));
     $('panel-title').focus(); // the form is gone: the keyboard goes on from the section's title
   });
@@ -130,8 +144,8 @@ async function show() {
   for (const b of document.querySelectorAll('#menu button')) {
     if (b.dataset.section === view.section) b.setAttribute('aria-current', 'page'); else b.removeAttribute('aria-current');
   }
-  if (view.section === 'call_flows') await showFlows($('panel'));
-  else await showResource(view.section);
+  if (view.section === 'call_flows') return showFlows($('panel'));
+  return showResource(view.section);
 }
 
 function menu() {

@@ -2,6 +2,7 @@
 // field labels are `f_<field>`.
 const STRINGS = {
   en: {
+    selected: 'Activate applies to {name} version {version} ({status}).',
     weekly_hint: 'e.g. 08:00-12:00, 13:00-17:30; empty: closed', day_mon: 'Monday', day_tue: 'Tuesday', day_wed: 'Wednesday',
     day_thu: 'Thursday', day_fri: 'Friday', day_sat: 'Saturday', day_sun: 'Sunday',
     title: 'Administration', language: 'Language', email: 'E-mail', password: 'Password', log_in: 'Log in',
@@ -27,6 +28,7 @@ const STRINGS = {
     status_draft: 'draft', status_active: 'active', status_archived: 'archived', error: 'Error',
   },
   vi: {
+    selected: 'Kích hoạt áp dụng cho {name} phiên bản {version} ({status}).',
     weekly_hint: 'ví dụ 08:00-12:00, 13:00-17:30; để trống: nghỉ', day_mon: 'Thứ hai', day_tue: 'Thứ ba', day_wed: 'Thứ tư',
     day_thu: 'Thứ năm', day_fri: 'Thứ sáu', day_sat: 'Thứ bảy', day_sun: 'Chủ nhật',
     title: 'Quản trị', language: 'Ngôn ngữ', email: 'E-mail', password: 'Mật khẩu', log_in: 'Đăng nhập',
@@ -54,6 +56,7 @@ const STRINGS = {
     status_draft: 'bản nháp', status_active: 'đang hoạt động', status_archived: 'đã lưu trữ', error: 'Lỗi',
   },
   zh: {
+    selected: '启用将作用于 {name} 第 {version} 版（{status}）。',
     weekly_hint: '例如 08:00-12:00, 13:00-17:30；留空：休息', day_mon: '星期一', day_tue: '星期二', day_wed: '星期三',
     day_thu: '星期四', day_fri: '星期五', day_sat: '星期六', day_sun: '星期日',
     title: '系统管理', language: '语言', email: '电子邮件', password: '密码', log_in: '登录', log_out: '退出',

@@ -63,3 +63,15 @@ def test_given_new_version_of_main_flow_activated_then_callers_follow_it(running
 
     assert wait_until(lambda: record() is not None, timeout=10)
     assert record()["queue"] == "support" and record()["agent"] == "1003"  # key 1 now means support
+
+
+def test_a_saved_flow_is_stored_before_the_answer_arrives(running):
+    """The request's unit of work commits before the response is sent: reading back at once finds it."""
+    admin = Admin(running.base)
+    document = (FLOWS / "demo.yaml").read_text()
+    with httpx.Client(base_url=running.base, headers=admin.h, timeout=10) as client:
+        for i in range(25):
+            saved = client.post("/api/v1/call-flows", json={"document": document.replace("name: demo", f"name: rb{i}")})
+            assert saved.status_code == 201, saved.text
+            again = client.get(f"/api/v1/call-flows/{saved.json()['id']}")
+            assert again.status_code == 200, (i, again.text)

@@ -142,7 +142,7 @@ def crud_router(res: Resource) -> APIRouter:
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0, le=10_000_000),
         p: Principal = Depends(read),
-        db: AsyncSession = Depends(session),
+        db: AsyncSession = Depends(session, scope="function"),
     ) -> dict[str, Any]:
         tenant_id = tenant_of(request, p)
         where = [res.model.tenant_id == tenant_id]
@@ -160,7 +160,7 @@ def crud_router(res: Resource) -> APIRouter:
     router.add_api_route("", list_rows, methods=["GET"], response_model=Page[Out], name=f"list_{res.path.strip('/')}")
 
     async def create_row(
-        body: Create, request: Request, p: Principal = Depends(write), db: AsyncSession = Depends(session)  # type: ignore[valid-type]
+        body: Create, request: Request, p: Principal = Depends(write), db: AsyncSession = Depends(session, scope="function")  # type: ignore[valid-type]
     ) -> Any:
         tenant_id = tenant_of(request, p)
         values = body.model_dump(mode="json")  # type: ignore[attr-defined]
@@ -173,13 +173,13 @@ def crud_router(res: Resource) -> APIRouter:
 
     router.add_api_route("", create_row, methods=["POST"], response_model=Out, status_code=201, name=f"create_{res.path.strip('/')}")
 
-    async def get_row(row_id: str, request: Request, p: Principal = Depends(read), db: AsyncSession = Depends(session)) -> Any:
+    async def get_row(row_id: str, request: Request, p: Principal = Depends(read), db: AsyncSession = Depends(session, scope="function")) -> Any:
         return Out.model_validate(await get_scoped(db, res.model, tenant_of(request, p), row_id))
 
     router.add_api_route("/{row_id}", get_row, methods=["GET"], response_model=Out, name=f"get_{res.path.strip('/')}")
 
     async def update_row(
-        row_id: str, body: Update, request: Request, p: Principal = Depends(write), db: AsyncSession = Depends(session)  # type: ignore[valid-type]
+        row_id: str, body: Update, request: Request, p: Principal = Depends(write), db: AsyncSession = Depends(session, scope="function")  # type: ignore[valid-type]
     ) -> Any:
         tenant_id = tenant_of(request, p)
         row = await get_scoped(db, res.model, tenant_id, row_id)
@@ -199,7 +199,7 @@ def crud_router(res: Resource) -> APIRouter:
 
     router.add_api_route("/{row_id}", update_row, methods=["PATCH"], response_model=Out, name=f"update_{res.path.strip('/')}")
 
-    async def delete_row(row_id: str, request: Request, p: Principal = Depends(write), db: AsyncSession = Depends(session)) -> Response:
+    async def delete_row(row_id: str, request: Request, p: Principal = Depends(write), db: AsyncSession = Depends(session, scope="function")) -> Response:
         tenant_id = tenant_of(request, p)
         row = await get_scoped(db, res.model, tenant_id, row_id)
         await db.delete(row)
@@ -209,7 +209,7 @@ def crud_router(res: Resource) -> APIRouter:
 
     router.add_api_route("/{row_id}", delete_row, methods=["DELETE"], status_code=204, response_class=Response, name=f"delete_{res.path.strip('/')}")
 
-    async def export_rows(request: Request, p: Principal = Depends(write), db: AsyncSession = Depends(session)) -> Response:
+    async def export_rows(request: Request, p: Principal = Depends(write), db: AsyncSession = Depends(session, scope="function")) -> Response:
         tenant_id = tenant_of(request, p)
         rows = (await db.execute(select(res.model).where(res.model.tenant_id == tenant_id).order_by(res.model.id))).scalars()
         text = _csv([Out.model_validate(r).model_dump(mode="json") for r in rows], list(Out.model_fields))

@@ -26,7 +26,9 @@ def context(request: Request) -> ApiContext:
 async def session(request: Request) -> AsyncIterator[AsyncSession]:
     """One unit of work per request: committed when the endpoint returns, rolled back on error.
 
-    Reads (GET, HEAD) that changed nothing skip the COMMIT round trip."""
+    Reads (GET, HEAD) that changed nothing skip the COMMIT round trip. Routes declare it with
+    `Depends(session, scope="function")`: the commit happens before the response is sent, so a client
+    that reads back what it just saved finds it (the default scope ends after the response)."""
     ctx = context(request)
     if request.method in ("GET", "HEAD"):
         async with ctx.db.sessionmaker() as s:
@@ -38,7 +40,7 @@ async def session(request: Request) -> AsyncIterator[AsyncSession]:
         yield s
 
 
-async def principal(request: Request, db: AsyncSession = Depends(session)) -> Principal:
+async def principal(request: Request, db: AsyncSession = Depends(session, scope="function")) -> Principal:
     """The authenticated caller, from `Authorization: Bearer` or `X-API-Key`."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):

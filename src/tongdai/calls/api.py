@@ -74,7 +74,7 @@ async def list_call_records(
     until: datetime | None = Query(None, description="calls started before (RFC 3339)"),
     caller: str | None = None, callee: str | None = None, disposition: str | None = None,
     queue: str | None = None, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
-    p: Principal = Depends(read), db: AsyncSession = Depends(session),
+    p: Principal = Depends(read), db: AsyncSession = Depends(session, scope="function"),
 ) -> dict[str, Any]:
     """The tenant's CDRs, newest first (filters: time range, caller, callee, disposition, queue)."""
     where = [CallRecord.tenant_id == tenant_of(request, p)]
@@ -94,7 +94,7 @@ async def list_call_records(
 
 @router.get("/call-records/{record_id}", response_model=CallRecordDetail)
 async def get_call_record(record_id: str, request: Request, p: Principal = Depends(read),
-                          db: AsyncSession = Depends(session)) -> Any:
+                          db: AsyncSession = Depends(session, scope="function")) -> Any:
     """One CDR with its legs."""
     row = await get_scoped(db, CallRecord, tenant_of(request, p), record_id)
     legs = (await db.execute(select(CallLegRecord).where(CallLegRecord.call_id == row.call_id)
@@ -107,7 +107,7 @@ async def get_call_record(record_id: str, request: Request, p: Principal = Depen
 async def list_queue_log(
     request: Request, call_id: str | None = None, queue: str | None = None, event: str | None = None,
     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
-    p: Principal = Depends(read), db: AsyncSession = Depends(session),
+    p: Principal = Depends(read), db: AsyncSession = Depends(session, scope="function"),
 ) -> dict[str, Any]:
     """The tenant's queue log, newest first (filters: call, queue, event)."""
     where = [QueueLogEntry.tenant_id == tenant_of(request, p)]

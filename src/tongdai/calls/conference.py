@@ -179,7 +179,7 @@ class ConferenceOut(BaseModel):
 @router.post("/calls/{call_id}/conference", response_model=ConferenceOut, responses=ERROR_RESPONSES)
 async def add_party(call_id: str, body: ConferenceIn, request: Request,
                     p: Principal = Depends(Allow(CONFERENCE_ROLES)),
-                    db: AsyncSession = Depends(session)) -> dict[str, Any]:
+                    db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
     """Call a third party into a call in progress (a three-way conference)."""
     tenant = tenant_of(request, p)
     conferences: Conferences | None = getattr(request.app.state, "conferences", None)

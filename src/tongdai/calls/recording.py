@@ -182,7 +182,7 @@ router = APIRouter(tags=["call recording"], responses=ERROR_RESPONSES)
 @router.post("/calls/{call_id}/recording", response_model=RecordingState)
 async def control_recording(call_id: str, body: RecordingAction, request: Request,
                             p: Principal = Depends(Allow(RECORDING_CONTROLLERS)),
-                            db: AsyncSession = Depends(session)) -> Any:
+                            db: AsyncSession = Depends(session, scope="function")) -> Any:
     """Start, stop, pause or resume the recording of a call in progress."""
     tenant = tenant_of(request, p)
     recordings: CallRecordings | None = getattr(request.app.state, "recordings", None)

@@ -50,14 +50,14 @@ async def _customers_out(db: AsyncSession, tenant_id: str, customers: list[Custo
 # id answers 404 whatever the body holds.
 def _customer(allow: Allow) -> Any:
     async def dep(customer_id: str, request: Request, p: Principal = Depends(allow),
-                  db: AsyncSession = Depends(session)) -> Customer:
+                  db: AsyncSession = Depends(session, scope="function")) -> Customer:
         return await get_scoped(db, Customer, tenant_of(request, p), customer_id)  # type: ignore[no-any-return]
     return dep
 
 
 def _case(allow: Allow) -> Any:
     async def dep(case_id: str, request: Request, p: Principal = Depends(allow),
-                  db: AsyncSession = Depends(session)) -> Case:
+                  db: AsyncSession = Depends(session, scope="function")) -> Case:
         return await get_scoped(db, Case, tenant_of(request, p), case_id)  # type: ignore[no-any-return]
     return dep
 
@@ -73,7 +73,7 @@ async def list_customers(
     name: str = Query("", max_length=200, pattern=_TEXT), phone: str = Query("", max_length=64, pattern=_TEXT),
     email: str = Query("", max_length=254, pattern=_TEXT), vip_tier: str = Query("", max_length=32, pattern=_TEXT),
     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
-    p: Principal = Depends(read), db: AsyncSession = Depends(session),
+    p: Principal = Depends(read), db: AsyncSession = Depends(session, scope="function"),
 ) -> dict[str, Any]:
     """Search the tenant's customers by name, phone (whole number or digits), e-mail, VIP tier, or all at once (q)."""
     tenant_id = tenant_of(request, p)
@@ -84,7 +84,7 @@ async def list_customers(
 
 @router.post("/customers", response_model=s.CustomerOut, status_code=201)
 async def create_customer(body: s.CustomerIn, request: Request, p: Principal = Depends(write),
-                          db: AsyncSession = Depends(session)) -> s.CustomerOut:
+                          db: AsyncSession = Depends(session, scope="function")) -> s.CustomerOut:
     """Create a customer with its phone numbers (read in the tenant's country, stored in E.164) and e-mails."""
     tenant_id = tenant_of(request, p)
     fields = body.model_dump(mode="json", exclude={"phones", "emails"})
@@ -94,7 +94,7 @@ async def create_customer(body: s.CustomerIn, request: Request, p: Principal = D
 
 @router.get("/customers/lookup", response_model=s.LookupOut)
 async def lookup_caller(request: Request, phone: str = Query(..., min_length=1, max_length=64, pattern=_TEXT),
-                        p: Principal = Depends(read), db: AsyncSession = Depends(session)) -> s.LookupOut:
+                        p: Principal = Depends(read), db: AsyncSession = Depends(session, scope="function")) -> s.LookupOut:
     """The screen pop: the customer a number belongs to (or the outside CRM's record), VIP tier, language,
     recent interactions, open and solved cases."""
     tenant_id = tenant_of(request, p)
@@ -150,7 +150,7 @@ async def _csv_text(request: Request) -> str:
 
 @router.post("/customers/import", response_model=s.ImportReport, openapi_extra=_IMPORT_BODY)
 async def import_customers(request: Request, p: Principal = Depends(manage),
-                           db: AsyncSession = Depends(session)) -> s.ImportReport:
+                           db: AsyncSession = Depends(session, scope="function")) -> s.ImportReport:
     """Import customers from CSV (columns: external_id, name, kind, vip_tier, language, address, phone, email,
     notes); rows with a known external_id update that customer. Answers the report: rejected rows with their line."""
     tenant_id = tenant_of(request, p)
@@ -168,14 +168,14 @@ async def import_customers(request: Request, p: Principal = Depends(manage),
 
 @router.get("/customers/{customer_id}", response_model=s.CustomerOut)
 async def get_customer(customer: Customer = Depends(customer_read),
-                       db: AsyncSession = Depends(session)) -> s.CustomerOut:
+                       db: AsyncSession = Depends(session, scope="function")) -> s.CustomerOut:
     """One customer with its contact points."""
     return (await _customers_out(db, customer.tenant_id, [customer]))[0]
 
 
 @router.patch("/customers/{customer_id}", response_model=s.CustomerOut)
 async def update_customer(body: s.CustomerPatch, customer: Customer = Depends(customer_write),
-                          db: AsyncSession = Depends(session)) -> s.CustomerOut:
+                          db: AsyncSession = Depends(session, scope="function")) -> s.CustomerOut:
     """Change a customer's fields (contact points have their own routes)."""
     changes = body.model_dump(mode="json", exclude_unset=True)
     if changes.get("name", "") is None or changes.get("kind", "") is None:
@@ -186,7 +186,7 @@ async def update_customer(body: s.CustomerPatch, customer: Customer = Depends(cu
 
 
 @router.delete("/customers/{customer_id}", status_code=204, response_class=Response)
-async def delete_customer(customer: Customer = Depends(customer_manage), db: AsyncSession = Depends(session)) -> Response:
+async def delete_customer(customer: Customer = Depends(customer_manage), db: AsyncSession = Depends(session, scope="function")) -> Response:
     """Delete a customer and its contact points (its interactions and cases stay, without the link)."""
     await db.delete(customer)
     await db.flush()
@@ -195,7 +195,7 @@ async def delete_customer(customer: Customer = Depends(customer_manage), db: Asy
 
 @router.get("/customers/{customer_id}/contact-points", response_model=list[s.ContactPointOut])
 async def list_contact_points(customer: Customer = Depends(customer_read),
-                              db: AsyncSession = Depends(session)) -> list[s.ContactPointOut]:
+                              db: AsyncSession = Depends(session, scope="function")) -> list[s.ContactPointOut]:
     """The customer's phone numbers and e-mail addresses."""
     points = await svc.contact_points_of(db, customer.tenant_id, [customer.id])
     return [s.ContactPointOut.model_validate(cp) for cp in points[customer.id]]
@@ -203,7 +203,7 @@ async def list_contact_points(customer: Customer = Depends(customer_read),
 
 @router.post("/customers/{customer_id}/contact-points", response_model=s.ContactPointOut, status_code=201)
 async def add_contact_point(body: s.ContactPointIn, customer: Customer = Depends(customer_write),
-                            db: AsyncSession = Depends(session)) -> s.ContactPointOut:
+                            db: AsyncSession = Depends(session, scope="function")) -> s.ContactPointOut:
     """Add a phone number (stored in E.164) or an e-mail address; 409 when another customer has it."""
     cp = await svc.add_contact_point(db, tenant_id=customer.tenant_id, customer_id=customer.id, kind=body.kind.value,
                                      value=body.value, label=body.label, region=await svc.region_of(db, customer.tenant_id))
@@ -212,7 +212,7 @@ async def add_contact_point(body: s.ContactPointIn, customer: Customer = Depends
 
 @router.delete("/customers/{customer_id}/contact-points/{contact_point_id}", status_code=204, response_class=Response)
 async def delete_contact_point(contact_point_id: str, customer: Customer = Depends(customer_write),
-                               db: AsyncSession = Depends(session)) -> Response:
+                               db: AsyncSession = Depends(session, scope="function")) -> Response:
     """Remove a contact point of the customer."""
     cp: ContactPoint = await get_scoped(db, ContactPoint, customer.tenant_id, contact_point_id)
     if cp.customer_id != customer.id:
@@ -224,7 +224,7 @@ async def delete_contact_point(contact_point_id: str, customer: Customer = Depen
 
 @router.get("/customers/{customer_id}/timeline", response_model=Page[s.InteractionOut])
 async def customer_timeline(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
-                            customer: Customer = Depends(customer_read), db: AsyncSession = Depends(session)) -> dict[str, Any]:
+                            customer: Customer = Depends(customer_read), db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
     """The customer's interactions, newest first: calls (queue, agent, wait, talk, disposition, recording) and notes."""
     items, total = await svc.timeline(db, tenant_id=customer.tenant_id, customer_id=customer.id, limit=limit, offset=offset)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
@@ -232,7 +232,7 @@ async def customer_timeline(limit: int = Query(50, ge=1, le=500), offset: int = 
 
 @router.post("/customers/{customer_id}/interactions", response_model=s.InteractionOut, status_code=201)
 async def add_interaction(body: s.NoteIn, customer: Customer = Depends(customer_write),
-                          db: AsyncSession = Depends(session)) -> s.InteractionOut:
+                          db: AsyncSession = Depends(session, scope="function")) -> s.InteractionOut:
     """Write an interaction by hand (a visit, a message outside tongdai) into the customer's timeline."""
     await svc.check_refs(db, customer.tenant_id, {"case_id": body.case_id})
     row = Interaction(tenant_id=customer.tenant_id, customer_id=customer.id, **body.model_dump())
@@ -244,7 +244,7 @@ async def add_interaction(body: s.NoteIn, customer: Customer = Depends(customer_
 # --- interactions ---
 @router.patch("/interactions/{interaction_id}", response_model=s.InteractionOut)
 async def update_interaction(interaction_id: str, body: s.InteractionPatch, request: Request,
-                             p: Principal = Depends(write), db: AsyncSession = Depends(session)) -> s.InteractionOut:
+                             p: Principal = Depends(write), db: AsyncSession = Depends(session, scope="function")) -> s.InteractionOut:
     """Link an interaction to a customer or a case, set its disposition, add notes (e.g. at wrap-up)."""
     tenant_id = tenant_of(request, p)
     await get_scoped(db, Interaction, tenant_id, interaction_id)  # 404 before the body is checked
@@ -262,7 +262,7 @@ async def list_cases(
     request: Request, status: s.CaseStatus | None = None, customer_id: str = Query("", max_length=32, pattern=_TEXT),
     owner_user_id: str = Query("", max_length=32, pattern=_TEXT), owner_agent_id: str = Query("", max_length=32, pattern=_TEXT),
     priority: s.CasePriority | None = None, limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=10_000_000), p: Principal = Depends(read), db: AsyncSession = Depends(session),
+    offset: int = Query(0, ge=0, le=10_000_000), p: Principal = Depends(read), db: AsyncSession = Depends(session, scope="function"),
 ) -> dict[str, Any]:
     """Cases of the tenant, latest change first (filters: status, customer, owner, priority)."""
     filters = {"status": status.value if status else "", "customer_id": customer_id, "owner_user_id": owner_user_id,
@@ -273,7 +273,7 @@ async def list_cases(
 
 @router.post("/cases", response_model=s.CaseOut, status_code=201)
 async def create_case(body: s.CaseIn, request: Request, p: Principal = Depends(write),
-                      db: AsyncSession = Depends(session)) -> s.CaseOut:
+                      db: AsyncSession = Depends(session, scope="function")) -> s.CaseOut:
     """Open a case (for a customer, owned by a user or an agent)."""
     case = await svc.create_case(db, tenant_id=tenant_of(request, p), fields=body.model_dump(mode="json"),
                                  author=_author(p))
@@ -281,7 +281,7 @@ async def create_case(body: s.CaseIn, request: Request, p: Principal = Depends(w
 
 
 @router.get("/cases/{case_id}", response_model=s.CaseDetail)
-async def get_case(case: Case = Depends(case_read), db: AsyncSession = Depends(session)) -> s.CaseDetail:
+async def get_case(case: Case = Depends(case_read), db: AsyncSession = Depends(session, scope="function")) -> s.CaseDetail:
     """One case with its comments (and changes of status) and its linked interactions."""
     comments = await svc.comments_of(db, tenant_id=case.tenant_id, case_id=case.id)
     interactions = await svc.interactions_of_case(db, tenant_id=case.tenant_id, case_id=case.id)
@@ -291,7 +291,7 @@ async def get_case(case: Case = Depends(case_read), db: AsyncSession = Depends(s
 
 @router.patch("/cases/{case_id}", response_model=s.CaseOut)
 async def update_case(body: s.CasePatch, case: Case = Depends(case_write), p: Principal = Depends(write),
-                      db: AsyncSession = Depends(session)) -> s.CaseOut:
+                      db: AsyncSession = Depends(session, scope="function")) -> s.CaseOut:
     """Change a case: status (open, pending, solved: kept as a comment), priority, owner, subject."""
     changes = body.model_dump(mode="json", exclude_unset=True, exclude={"comment"})
     for key in ("subject", "status", "priority", "description"):
@@ -303,7 +303,7 @@ async def update_case(body: s.CasePatch, case: Case = Depends(case_write), p: Pr
 
 
 @router.delete("/cases/{case_id}", status_code=204, response_class=Response)
-async def delete_case(case: Case = Depends(case_manage), db: AsyncSession = Depends(session)) -> Response:
+async def delete_case(case: Case = Depends(case_manage), db: AsyncSession = Depends(session, scope="function")) -> Response:
     """Delete a case and its comments (its interactions stay, without the link)."""
     await db.delete(case)
     await db.flush()
@@ -311,14 +311,14 @@ async def delete_case(case: Case = Depends(case_manage), db: AsyncSession = Depe
 
 
 @router.get("/cases/{case_id}/comments", response_model=list[s.CommentOut])
-async def list_comments(case: Case = Depends(case_read), db: AsyncSession = Depends(session)) -> list[s.CommentOut]:
+async def list_comments(case: Case = Depends(case_read), db: AsyncSession = Depends(session, scope="function")) -> list[s.CommentOut]:
     """The case's comments and changes of status, oldest first."""
     return [s.CommentOut.model_validate(c) for c in await svc.comments_of(db, tenant_id=case.tenant_id, case_id=case.id)]
 
 
 @router.post("/cases/{case_id}/comments", response_model=s.CommentOut, status_code=201)
 async def add_comment(body: s.CommentIn, case: Case = Depends(case_write), p: Principal = Depends(write),
-                      db: AsyncSession = Depends(session)) -> s.CommentOut:
+                      db: AsyncSession = Depends(session, scope="function")) -> s.CommentOut:
     """Add a comment to the case."""
     comment = await svc.add_comment(db, tenant_id=case.tenant_id, case_id=case.id, body=body.body, author=_author(p))
     return s.CommentOut.model_validate(comment)

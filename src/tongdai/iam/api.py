@@ -43,7 +43,7 @@ def _ip(request: Request) -> str | None:
 
 @router.post("/auth/token", response_model=Token, tags=["auth"])
 async def issue_token(
-    request: Request, form: OAuth2PasswordRequestForm = Depends(), db: AsyncSession = Depends(session)
+    request: Request, form: OAuth2PasswordRequestForm = Depends(), db: AsyncSession = Depends(session, scope="function")
 ) -> Token:
     """Log in with e-mail and password (OAuth2 password flow); returns a bearer token."""
     ctx = context(request)
@@ -66,7 +66,7 @@ async def me(p: Principal = Depends(principal)) -> Me:
 @router.get("/tenants", response_model=Page[TenantOut], tags=["tenants"])
 async def list_tenants(
     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
-    _: Principal = Depends(PROVIDER), db: AsyncSession = Depends(session),
+    _: Principal = Depends(PROVIDER), db: AsyncSession = Depends(session, scope="function"),
 ) -> dict[str, Any]:
     """List tenants (provider admins)."""
     total = (await db.execute(select(func.count()).select_from(Tenant))).scalar_one()
@@ -75,7 +75,7 @@ async def list_tenants(
 
 
 @router.post("/tenants", response_model=TenantOut, status_code=201, tags=["tenants"])
-async def create_tenant(body: TenantIn, p: Principal = Depends(PROVIDER), db: AsyncSession = Depends(session)) -> Any:
+async def create_tenant(body: TenantIn, p: Principal = Depends(PROVIDER), db: AsyncSession = Depends(session, scope="function")) -> Any:
     """Create a tenant (a client company)."""
     t = await service.create_tenant(db, **body.model_dump())
     audit.record(db, action="tenant.created", principal=p, tenant_id=t.id, target_type="tenant", target_id=t.id)
@@ -83,7 +83,7 @@ async def create_tenant(body: TenantIn, p: Principal = Depends(PROVIDER), db: As
 
 
 @router.get("/tenants/{tenant_id}", response_model=TenantOut, tags=["tenants"])
-async def get_tenant(tenant_id: str, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session)) -> Any:
+async def get_tenant(tenant_id: str, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session, scope="function")) -> Any:
     """One tenant: any for provider admins, their own for tenant admins."""
     t = await db.get(Tenant, tenant_id)
     if t is None or (p.tenant_id is not None and p.tenant_id != tenant_id):
@@ -92,7 +92,7 @@ async def get_tenant(tenant_id: str, p: Principal = Depends(ADMIN), db: AsyncSes
 
 
 @router.delete("/tenants/{tenant_id}", status_code=204, response_class=Response, tags=["tenants"])
-async def delete_tenant(tenant_id: str, p: Principal = Depends(PROVIDER), db: AsyncSession = Depends(session)) -> Response:
+async def delete_tenant(tenant_id: str, p: Principal = Depends(PROVIDER), db: AsyncSession = Depends(session, scope="function")) -> Response:
     """Delete a tenant and everything it owns."""
     t = await db.get(Tenant, tenant_id)
     if t is None:
@@ -113,7 +113,7 @@ def _check_grantable(p: Principal, role: Role) -> None:
 @router.get("/users", response_model=Page[UserOut], tags=["users"])
 async def list_users(
     request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
-    role: Role | None = None, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session),
+    role: Role | None = None, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session, scope="function"),
 ) -> dict[str, Any]:
     """List the users of the tenant."""
     where = [User.tenant_id == tenant_of(request, p)]
@@ -125,7 +125,7 @@ async def list_users(
 
 
 @router.post("/users", response_model=UserOut, status_code=201, tags=["users"])
-async def create_user(body: UserIn, request: Request, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session)) -> Any:
+async def create_user(body: UserIn, request: Request, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session, scope="function")) -> Any:
     """Create a user in the tenant."""
     _check_grantable(p, body.role)
     tenant_id = None if body.role == Role.PROVIDER_ADMIN else tenant_of(request, p)
@@ -138,14 +138,14 @@ async def create_user(body: UserIn, request: Request, p: Principal = Depends(ADM
 
 
 @router.get("/users/{user_id}", response_model=UserOut, tags=["users"])
-async def get_user(user_id: str, request: Request, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session)) -> Any:
+async def get_user(user_id: str, request: Request, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session, scope="function")) -> Any:
     """One user of the tenant."""
     return UserOut.model_validate(await get_scoped(db, User, tenant_of(request, p), user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, tags=["users"])
 async def update_user(
-    user_id: str, body: UserPatch, request: Request, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session)
+    user_id: str, body: UserPatch, request: Request, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session, scope="function")
 ) -> Any:
     """Change a user's name, role, password or active flag; role changes are audited."""
     u = await get_scoped(db, User, tenant_of(request, p), user_id)
@@ -164,7 +164,7 @@ async def update_user(
 
 
 @router.delete("/users/{user_id}", status_code=204, response_class=Response, tags=["users"])
-async def delete_user(user_id: str, request: Request, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session)) -> Response:
+async def delete_user(user_id: str, request: Request, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session, scope="function")) -> Response:
     """Delete a user."""
     u = await get_scoped(db, User, tenant_of(request, p), user_id)
     await db.delete(u)
@@ -176,14 +176,14 @@ async def delete_user(user_id: str, request: Request, p: Principal = Depends(ADM
 
 
 @router.get("/api-keys", response_model=Page[ApiKeyOut], tags=["api-keys"])
-async def list_api_keys(request: Request, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session)) -> dict[str, Any]:
+async def list_api_keys(request: Request, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
     """API keys of the tenant (never the keys themselves)."""
     rows = list((await db.execute(select(ApiKey).where(ApiKey.tenant_id == tenant_of(request, p)).order_by(ApiKey.created_at))).scalars())
     return {"items": [ApiKeyOut.model_validate(r) for r in rows], "total": len(rows), "limit": len(rows), "offset": 0}
 
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, tags=["api-keys"])
-async def create_api_key(body: ApiKeyIn, request: Request, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session)) -> Any:
+async def create_api_key(body: ApiKeyIn, request: Request, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session, scope="function")) -> Any:
     """Create an API key for an integration; the key is shown only in this answer."""
     _check_grantable(p, body.role)
     tenant_id = tenant_of(request, p)
@@ -194,7 +194,7 @@ async def create_api_key(body: ApiKeyIn, request: Request, p: Principal = Depend
 
 
 @router.delete("/api-keys/{key_id}", status_code=204, response_class=Response, tags=["api-keys"])
-async def revoke_api_key(key_id: str, request: Request, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session)) -> Response:
+async def revoke_api_key(key_id: str, request: Request, p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session, scope="function")) -> Response:
     """Revoke an API key."""
     row = await get_scoped(db, ApiKey, tenant_of(request, p), key_id)
     row.revoked_at = utcnow()
@@ -208,7 +208,7 @@ async def revoke_api_key(key_id: str, request: Request, p: Principal = Depends(A
 @router.get("/audit", response_model=Page[AuditOut], tags=["audit"])
 async def list_audit(
     request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
-    action: str | None = Query(None, max_length=64), p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session),
+    action: str | None = Query(None, max_length=64), p: Principal = Depends(ADMIN), db: AsyncSession = Depends(session, scope="function"),
 ) -> dict[str, Any]:
     """The tenant's audit log, newest first."""
     where = [AuditEntry.tenant_id == tenant_of(request, p)]

@@ -59,7 +59,7 @@ async def validate_flow(body: FlowIn, p: Principal = Depends(read)) -> dict[str,
 
 @router.post("", response_model=FlowOut, status_code=201)
 async def create_flow(body: FlowIn, request: Request, p: Principal = Depends(write),
-                      db: AsyncSession = Depends(session)) -> Any:
+                      db: AsyncSession = Depends(session, scope="function")) -> Any:
     """Store a new version of a flow (a draft; 422 `flow_invalid` with the problems when it is not valid)."""
     tenant_id = tenant_of(request, p)
     flow = load(body.document)
@@ -77,7 +77,7 @@ async def create_flow(body: FlowIn, request: Request, p: Principal = Depends(wri
 @router.get("", response_model=Page[FlowOut])
 async def list_flows(request: Request, name: str | None = None, limit: int = Query(50, ge=1, le=500),
                      offset: int = Query(0, ge=0, le=10_000_000), p: Principal = Depends(read),
-                     db: AsyncSession = Depends(session)) -> dict[str, Any]:
+                     db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
     """The tenant's flow versions, newest first (filter: name)."""
     where = [CallFlowVersion.tenant_id == tenant_of(request, p)]
     if name is not None:
@@ -90,14 +90,14 @@ async def list_flows(request: Request, name: str | None = None, limit: int = Que
 
 @router.get("/{flow_id}", response_model=FlowOut)
 async def get_flow(flow_id: str, request: Request, p: Principal = Depends(read),
-                   db: AsyncSession = Depends(session)) -> Any:
+                   db: AsyncSession = Depends(session, scope="function")) -> Any:
     """One flow version."""
     return await get_scoped(db, CallFlowVersion, tenant_of(request, p), flow_id)
 
 
 @router.post("/{flow_id}/activate", response_model=FlowOut)
 async def activate_flow(flow_id: str, request: Request, p: Principal = Depends(write),
-                        db: AsyncSession = Depends(session)) -> Any:
+                        db: AsyncSession = Depends(session, scope="function")) -> Any:
     """Make this version the one callers hear (the previously active version of that name is archived)."""
     tenant_id = tenant_of(request, p)
     row = await get_scoped(db, CallFlowVersion, tenant_id, flow_id)
@@ -115,7 +115,7 @@ async def activate_flow(flow_id: str, request: Request, p: Principal = Depends(w
 
 @router.post("/{flow_id}/archive", response_model=FlowOut)
 async def archive_flow(flow_id: str, request: Request, p: Principal = Depends(write),
-                       db: AsyncSession = Depends(session)) -> Any:
+                       db: AsyncSession = Depends(session, scope="function")) -> Any:
     """Retire a version (an archived active version leaves its numbers on the built-in flow, if any)."""
     tenant_id = tenant_of(request, p)
     row = await get_scoped(db, CallFlowVersion, tenant_id, flow_id)

@@ -152,7 +152,7 @@ def router() -> APIRouter:
 
     @r.post("/tasks", response_model=RoutingResult, status_code=201)
     async def create_task(body: TaskIn, request: Request, p: Principal = Depends(Allow(WRITERS)),
-                          db: AsyncSession = Depends(session)) -> dict[str, Any]:
+                          db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
         """Route a new task (chat, e-mail, SMS, callback, or a voice task for tests); stored unless voice."""
         tenant_id, svc = tenant_of(request, p), _service(request)
         e = await svc.engine(db, tenant_id)
@@ -167,7 +167,7 @@ def router() -> APIRouter:
     @r.get("/tasks", response_model=list[TaskOut])
     async def list_tasks(request: Request, queue: str | None = Query(None, max_length=64),
                          task_id: str | None = Query(None, max_length=64), p: Principal = Depends(Allow(ANALYSTS)),
-                         db: AsyncSession = Depends(session)) -> list[dict[str, Any]]:
+                         db: AsyncSession = Depends(session, scope="function")) -> list[dict[str, Any]]:
         """Live tasks (or one task, live or recently ended, with `task_id`), optionally of one queue."""
         svc = _service(request)
         e = await svc.engine(db, tenant_of(request, p))
@@ -178,7 +178,7 @@ def router() -> APIRouter:
 
     @r.get("/explain", response_model=dict[str, Any])
     async def explain(request: Request, task_id: str = Query(..., max_length=64),
-                      p: Principal = Depends(Allow(ANALYSTS)), db: AsyncSession = Depends(session)) -> Any:
+                      p: Principal = Depends(Allow(ANALYSTS)), db: AsyncSession = Depends(session, scope="function")) -> Any:
         """Why a task went (or did not go) to each agent: decisions with candidates, reasons and scores."""
         svc = _service(request)
         e = await svc.engine(db, tenant_of(request, p))
@@ -186,7 +186,7 @@ def router() -> APIRouter:
 
     @r.post("/tasks/complete", response_model=RoutingResult)
     async def complete_task(body: TaskRef, request: Request, p: Principal = Depends(Allow(OPERATORS)),
-                            db: AsyncSession = Depends(session)) -> dict[str, Any]:
+                            db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
         """The conversation ended: wrap-up (the queue's) or completed."""
         tenant_id, svc = tenant_of(request, p), _service(request)
         e = await svc.engine(db, tenant_id)
@@ -195,7 +195,7 @@ def router() -> APIRouter:
 
     @r.post("/tasks/wrap-up-done", response_model=RoutingResult)
     async def wrap_up_done(body: TaskRef, request: Request, p: Principal = Depends(Allow(OPERATORS)),
-                           db: AsyncSession = Depends(session)) -> dict[str, Any]:
+                           db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
         """The agent finished wrap-up."""
         tenant_id, svc = tenant_of(request, p), _service(request)
         e = await svc.engine(db, tenant_id)
@@ -204,7 +204,7 @@ def router() -> APIRouter:
 
     @r.post("/tasks/cancel", response_model=RoutingResult)
     async def cancel_task(body: CancelIn, request: Request, p: Principal = Depends(Allow(WRITERS)),
-                          db: AsyncSession = Depends(session)) -> dict[str, Any]:
+                          db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
         """End a task without (more) service (chat closed by the customer, e-mail withdrawn, ...)."""
         tenant_id, svc = tenant_of(request, p), _service(request)
         events = await svc.call(db, tenant_id, lambda eng, now: eng.cancel(
@@ -213,7 +213,7 @@ def router() -> APIRouter:
 
     @r.post("/reservations/accept", response_model=RoutingResult)
     async def accept(body: OfferIn, request: Request, p: Principal = Depends(Allow(OPERATORS)),
-                     db: AsyncSession = Depends(session)) -> dict[str, Any]:
+                     db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
         """An agent accepts an offer."""
         tenant_id, svc = tenant_of(request, p), _service(request)
         e = await svc.engine(db, tenant_id)
@@ -224,7 +224,7 @@ def router() -> APIRouter:
 
     @r.post("/reservations/reject", response_model=RoutingResult)
     async def reject(body: RejectIn, request: Request, p: Principal = Depends(Allow(OPERATORS)),
-                     db: AsyncSession = Depends(session)) -> dict[str, Any]:
+                     db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
         """An agent declines an offer; the task goes back to its queue."""
         tenant_id, svc = tenant_of(request, p), _service(request)
         e = await svc.engine(db, tenant_id)
@@ -236,7 +236,7 @@ def router() -> APIRouter:
 
     @r.post("/agents/activity", response_model=RoutingResult)
     async def set_activity(body: ActivityIn, request: Request, p: Principal = Depends(Allow(OPERATORS)),
-                           db: AsyncSession = Depends(session)) -> dict[str, Any]:
+                           db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
         """Log an agent in (available), on a break (not_ready) or out (offline)."""
         tenant_id, svc = tenant_of(request, p), _service(request)
         e = await svc.engine(db, tenant_id)
@@ -247,7 +247,7 @@ def router() -> APIRouter:
 
     @r.get("/agents", response_model=list[dict[str, Any]])
     async def agents(request: Request, p: Principal = Depends(Allow(DIRECTORY_READERS)),
-                     db: AsyncSession = Depends(session)) -> list[dict[str, Any]]:
+                     db: AsyncSession = Depends(session, scope="function")) -> list[dict[str, Any]]:
         """Each agent's routing state (agents see only their own)."""
         svc = _service(request)
         e = await svc.engine(db, tenant_of(request, p))
@@ -256,7 +256,7 @@ def router() -> APIRouter:
 
     @r.get("/queues", response_model=list[dict[str, Any]])
     async def queues(request: Request, p: Principal = Depends(Allow(DIRECTORY_READERS)),
-                     db: AsyncSession = Depends(session)) -> list[dict[str, Any]]:
+                     db: AsyncSession = Depends(session, scope="function")) -> list[dict[str, Any]]:
         """Each queue now: waiting tasks, oldest wait, members, free members; queues skipped for a bad target."""
         tenant_id, svc = tenant_of(request, p), _service(request)
         e = await svc.engine(db, tenant_id)
@@ -267,13 +267,13 @@ def router() -> APIRouter:
 
     @r.get("/workflow", response_model=WorkflowBody)
     async def get_workflow(request: Request, p: Principal = Depends(Allow(ANALYSTS)),
-                           db: AsyncSession = Depends(session)) -> dict[str, Any]:
+                           db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
         """The tenant's workflow (empty: tasks name their queue in `attributes.queue`)."""
         return {"definition": await store.workflow_definition(db, tenant_of(request, p)) or WorkflowDef()}
 
     @r.put("/workflow", response_model=WorkflowBody)
     async def put_workflow(body: WorkflowBody, request: Request, p: Principal = Depends(Allow(ADMINS)),
-                           db: AsyncSession = Depends(session)) -> dict[str, Any]:
+                           db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
         """Replace the workflow; every expression is checked (errors give the position) and every queue must exist."""
         tenant_id, svc = tenant_of(request, p), _service(request)
         e = await svc.engine(db, tenant_id)

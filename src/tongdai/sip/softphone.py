@@ -37,7 +37,7 @@ class SoftphoneOut(BaseModel):
 
 @router.get("/softphone", response_model=SoftphoneOut, responses=ERROR_RESPONSES)
 async def softphone(request: Request, p: Principal = Depends(Allow({Role.AGENT, Role.SUPERVISOR})),
-                    db: AsyncSession = Depends(session)) -> dict[str, Any]:
+                    db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
     """The caller's own SIP account for the browser phone (404 when the user is no active agent with one)."""
     tenant_id = tenant_of(request, p)
     row = (await db.execute(select(Agent, Tenant.slug).join(Tenant, Tenant.id == Agent.tenant_id)

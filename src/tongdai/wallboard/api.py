@@ -41,7 +41,7 @@ def router() -> APIRouter:
 
     @r.get("/wallboard", response_model=dict[str, Any])
     async def snapshot(request: Request, p: Principal = Depends(Allow(VIEWERS)),
-                       db: AsyncSession = Depends(session)) -> dict[str, Any]:
+                       db: AsyncSession = Depends(session, scope="function")) -> dict[str, Any]:
         """Every queue's live figures (waiting, longest wait, service level and ASA today, abandoned, agents
         by state), every agent's state, time in it and current call, and the alerts."""
         svc, tenant_id = service(request.app), tenant_of(request, p)

@@ -5,14 +5,12 @@ caller hears the third party's speech as RTP, and when the caller hangs up every
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import httpx
 import pytest
 
-from tests.calls.capture import loopback_capture
+from tests.calls.capture import RtpListener, loopback_capture
 from tests.calls.sipp import SCENARIOS, free_udp_port, register, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
 from tests.calls.test_inbound_queue import Admin
@@ -42,33 +40,15 @@ def test_agent_adds_third_party_and_caller_hears_it_through_the_mixer(running, t
                   tmp_path)
     third = start(sipp_command("uas_speak.xml", running.sip_port, port=third_port, calls=1, workdir=tmp_path,
                                keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}), tmp_path)
-    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rtp.bind(("127.0.0.1", 0))
-    rtp.settimeout(0.2)
-    heard: list[float] = []
-    done = threading.Event()
-
-    def listen() -> None:
-        while not done.is_set():
-            try:
-                data = rtp.recv(2048)
-            except TimeoutError:
-                continue
-            if len(set(data[12:])) > 4:
-                heard.append(time.monotonic())
-
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
-    scenario = tmp_path / "uac_transferred_rtp.xml"
-    scenario.write_text((SCENARIOS / "uac_transferred.xml").read_text().replace("m=audio [media_port]",
-                                                                                 "m=audio [rtp_port]"))
+    rtp = RtpListener().start()  # the caller's media port
+    scenario = rtp.scenario_to(SCENARIOS / "uac_transferred.xml", tmp_path / "uac_transferred_rtp.xml")
     time.sleep(0.3)
     try:
         assert register("1002", "sip-demo-1002", agent_port, running.sip_port) == 200
         assert register("1003", "sip-demo-1003", third_port, running.sip_port) == 200  # support: not offered sales
         started = time.time()
-        caller = start(sipp_command(str(scenario), running.sip_port, port=free_udp_port(), service="1886",
-                                    caller="0918000999", keys={"rtp_port": str(rtp.getsockname()[1])},
+        caller = start(sipp_command(scenario, running.sip_port, port=free_udp_port(), service="1886",
+                                    caller="0918000999", keys=rtp.keys,
                                     workdir=tmp_path, timeout_s=60), tmp_path)
 
         def answered() -> str | None:
@@ -89,13 +69,11 @@ def test_agent_adds_third_party_and_caller_hears_it_through_the_mixer(running, t
             rc, count, out = finish(proc, timeout=20)
             assert count == {"successful": 1, "failed": 0}, out
     finally:
-        done.set()
-        listener.join(5)
-        rtp.close()
+        rtp.stop()
         register("1002", "sip-demo-1002", agent_port, running.sip_port, expires=0)
         register("1003", "sip-demo-1003", third_port, running.sip_port, expires=0)
-    through_mixer = [t for t in heard if t > mixed_from]
-    assert len(through_mixer) >= 50, (len(heard), len(through_mixer))  # the third party's speech, mixed
+    through_mixer = [t for t in rtp.voiced if t > mixed_from]
+    assert len(through_mixer) >= 50, (len(rtp.voiced), len(through_mixer))  # the third party's speech, mixed
     unknown = httpx.post(f"{running.base}/api/v1/calls/no-such-call/conference", json={"target": "1003"},
                          headers=admin.h, timeout=10)
     assert unknown.status_code == 404 and unknown.json()["error_id"] == "not_found"
@@ -111,26 +89,8 @@ def test_supervisor_whisper_is_heard_by_the_agent_and_not_by_the_caller(running,
                   + ["-mp", str(agent_media)], tmp_path)
     supervisor = start(sipp_command("uas_speak.xml", running.sip_port, port=supervisor_port, calls=1,
                                     workdir=tmp_path, keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}), tmp_path)
-    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rtp.bind(("127.0.0.1", 0))
-    rtp.settimeout(0.2)
-    caller_heard: list[float] = []
-    done = threading.Event()
-
-    def listen() -> None:
-        while not done.is_set():
-            try:
-                data = rtp.recv(2048)
-            except TimeoutError:
-                continue
-            if len(set(data[12:])) > 4:
-                caller_heard.append(time.monotonic())
-
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
-    scenario = tmp_path / "uac_transferred_rtp.xml"
-    scenario.write_text((SCENARIOS / "uac_transferred.xml").read_text().replace("m=audio [media_port]",
-                                                                                 "m=audio [rtp_port]"))
+    rtp = RtpListener().start()  # the caller's media port
+    scenario = rtp.scenario_to(SCENARIOS / "uac_transferred.xml", tmp_path / "uac_transferred_rtp.xml")
     capture = tmp_path / "agent.pcap"
     try:
         with loopback_capture(agent_media, capture):
@@ -139,8 +99,8 @@ def test_supervisor_whisper_is_heard_by_the_agent_and_not_by_the_caller(running,
             agents = {a["extension"]: a["id"] for a in admin.get("/api/v1/agents")["items"]}
             admin.post("/api/v1/routing/agents/activity", {"agent_id": agents["1002"], "activity": "available"})
             started = time.time()
-            caller = start(sipp_command(str(scenario), running.sip_port, port=free_udp_port(), service="1887",
-                                        caller="0918000777", keys={"rtp_port": str(rtp.getsockname()[1])},
+            caller = start(sipp_command(scenario, running.sip_port, port=free_udp_port(), service="1887",
+                                        caller="0918000777", keys=rtp.keys,
                                         workdir=tmp_path, timeout_s=60), tmp_path)
 
             def answered() -> str | None:
@@ -164,11 +124,9 @@ def test_supervisor_whisper_is_heard_by_the_agent_and_not_by_the_caller(running,
                 rc, count, out = finish(proc, timeout=20)
                 assert count == {"successful": 1, "failed": 0}, out
     finally:
-        done.set()
-        listener.join(5)
-        rtp.close()
+        rtp.stop()
         register("1002", "sip-demo-1002", agent_port, running.sip_port, expires=0)
         register("1003", "sip-demo-1003", supervisor_port, running.sip_port, expires=0)
     agent_voiced = [p for _, p in rtp_packets(capture) if len(set(p.payload)) > 4]
     assert len(agent_voiced) >= 50, len(agent_voiced)  # the agent heard the supervisor
-    assert len([t for t in caller_heard if t > whisper_from]) < 5  # the caller did not
+    assert len([t for t in rtp.voiced if t > whisper_from]) < 5  # the caller did not

@@ -10,12 +10,12 @@ import re
 import signal
 import socket
 import subprocess
-import threading
 import time
 import wave
 
 import pytest
 
+from tests.calls.capture import RtpListener
 from tests.calls.sipp import SCENARIOS, free_udp_port, register, run, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
 from tests.calls.test_inbound_queue import Admin
@@ -87,35 +87,14 @@ def test_given_call_to_main_number_then_greeting_arrives_as_rtp(running):
 def test_given_sipp_calls_main_number_then_the_spoken_greeting_reaches_its_rtp_port(running, tmp_path):
     """SIPp places the call; its SDP names a port this test listens on, so every packet of the
     greeting is counted as it arrives (no capture tool to start first)."""
-    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rtp.bind(("127.0.0.1", 0))
-    rtp.settimeout(0.2)
-    scenario = tmp_path / "uac_queue_rtp_port.xml"
-    scenario.write_text((SCENARIOS / "uac_queue.xml").read_text().replace("m=audio [media_port]", "m=audio [rtp_port]"))
-    arrivals: list[tuple[float, bytes]] = []
-    done = threading.Event()
-
-    def listen() -> None:
-        while not done.is_set():
-            try:
-                data = rtp.recv(2048)
-            except TimeoutError:
-                continue
-            arrivals.append((time.monotonic(), data))
-
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
-    try:  # the caller says nothing and hangs up after 3 s: the greeting plays meanwhile
-        rc, count, out = run(sipp_command(str(scenario), running.sip_port, port=free_udp_port(), calls=1,
-                                          service="1000", caller="0918000888", workdir=tmp_path,
-                                          keys={"rtp_port": str(rtp.getsockname()[1])}), tmp_path)
+    with RtpListener() as rtp:  # the caller says nothing and hangs up after 3 s: the greeting plays meanwhile
+        scenario = rtp.scenario_to(SCENARIOS / "uac_queue.xml", tmp_path / "uac_queue_rtp_port.xml")
+        rc, count, out = run(sipp_command(scenario, running.sip_port, port=free_udp_port(), calls=1,
+                                          service="1000", caller="0918000888", workdir=tmp_path, keys=rtp.keys),
+                             tmp_path)
         assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
-    finally:
-        done.set()
-        listener.join(5)
-        rtp.close()
-    voiced = [at for at, data in arrivals if len(data) > 12 and len(set(data[12:])) > 4]
-    assert len(voiced) >= 50 and voiced[-1] - voiced[0] >= 1.0, (len(arrivals), len(voiced))
+    voiced = rtp.voiced
+    assert len(voiced) >= 50 and voiced[-1] - voiced[0] >= 1.0, (len(rtp.packets), len(voiced))
 
 
 def test_given_keys_from_captures_then_collect_node_gets_the_number(running, tmp_path):

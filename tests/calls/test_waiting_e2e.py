@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
-import threading
 import time
 import wave
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ from io import BytesIO
 import httpx
 import pytest
 
+from tests.calls.capture import RtpListener
 from tests.calls.sipp import SCENARIOS, free_udp_port, register, run, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
 from tests.calls.test_inbound_queue import Admin
@@ -74,34 +73,12 @@ nodes:
   closed: {type: play, prompt: {en: "We are closed now. Please call again during office hours."}, next: bye}
   bye: {type: hangup}
 """)
-    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rtp.bind(("127.0.0.1", 0))
-    rtp.settimeout(0.2)
-    scenario = tmp_path / "uac_closed_rtp.xml"
-    scenario.write_text((SCENARIOS / "uac_closed.xml").read_text().replace("m=audio [media_port]", "m=audio [rtp_port]"))
-    voiced: list[float] = []
-    done = threading.Event()
-
-    def listen() -> None:
-        while not done.is_set():
-            try:
-                data = rtp.recv(2048)
-            except TimeoutError:
-                continue
-            if len(set(data[12:])) > 4:
-                voiced.append(time.monotonic())
-
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
     started = time.monotonic()
-    try:
-        rc, count, out = run(sipp_command(str(scenario), t.sip_port, port=free_udp_port(), service="1881",
-                                          caller="0915000111", keys={"rtp_port": str(rtp.getsockname()[1])},
-                                          workdir=tmp_path), tmp_path)
-    finally:
-        done.set()
-        listener.join(5)
-        rtp.close()
+    with RtpListener() as rtp:
+        scenario = rtp.scenario_to(SCENARIOS / "uac_closed.xml", tmp_path / "uac_closed_rtp.xml")
+        rc, count, out = run(sipp_command(scenario, t.sip_port, port=free_udp_port(), service="1881",
+                                          caller="0915000111", keys=rtp.keys, workdir=tmp_path), tmp_path)
+    voiced = rtp.voiced
     assert (rc, count) == (0, {"successful": 1, "failed": 0}), out  # tongdai hung up (the BYE came)
     assert len(voiced) >= 50 and voiced[-1] - voiced[0] >= 1.5, len(voiced)  # the message was spoken
     assert voiced[-1] - started < 15

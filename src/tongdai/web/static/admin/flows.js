@@ -1,6 +1,6 @@
 // Call flows: the versions with their status (paged), a YAML/JSON editor, Validate (problems and warnings),
 // Save as draft and Activate.
-import { api } from './net.js';
+import { api } from '../shared/net.js';
 import { el, say, showError } from './form.js';
 import { t } from './strings.js';
 

@@ -1,6 +1,6 @@
 // Forms built from a resource's field list (resources.js), values read back into an API body, and the
 // API's error bodies (message + details) written next to the form.
-import { api } from './net.js';
+import { api } from '../shared/net.js';
 import { t } from './strings.js';
 
 export function el(tag, props = {}, ...children) {

@@ -1,6 +1,6 @@
 // The administration pages: log in, a side menu of sections, per resource a paged table with create, edit
 // and delete through a form built from resources.js; call flows in flows.js.
-import { api, logIn, logOut, token } from './net.js';
+import { api, logIn, logOut, token } from '../shared/net.js';
 import { buildFields, el, readFields, refChoices, say, showError } from './form.js';
 import { showFlows } from './flows.js';
 import { RESOURCES } from './resources.js';
@@ -74,18 +74,6 @@ async function showResource(key) {
   return page;
 }
 
-/** Show the section again until the saved row reads back as saved: some endpoints (users) commit just
- * after they answer, so an immediate re-read may miss the change. Bounded: 5 reads, ~1 s. */
-async function showSaved(saved) {
-  for (let i = 0; i < 5; i += 1) {
-    const page = await show();
-    const row = page?.items.find((r) => r.id === saved.id);
-    const fresh = row && Object.keys(saved).every((k) => JSON.stringify(row[k]) === JSON.stringify(saved[k]));
-    if (fresh || (!row && page && page.offset + page.items.length < page.total)) return; // saved, or on another page
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 function pager(page) {
   const prev = el('button', { type: 'button', textContent: t('previous'), disabled: page.offset === 0 });
   const next = el('button', { type: 'button', textContent: t('next'), disabled: page.offset + page.items.length >= page.total });
@@ -115,12 +103,11 @@ async function openForm(key, row) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     error.hidden = true;
-    let saved;
     try {
       const body = readFields(res.fields, form, row !== null);
-      saved = await api(row ? `${res.path}/${row.id}` : res.path, { method: row ? 'PATCH' : 'POST', body });
+      await api(row ? `${res.path}/${row.id}` : res.path, { method: row ? 'PATCH' : 'POST', body });
     } catch (e) { showError(error, e); error.focus(); return; }
-    await showSaved(saved);
+    await show();
     say($('status'), t('saved'));
     $('panel-title').focus(); // the form is gone: the keyboard goes on from the section's title
   });

@@ -1,5 +1,5 @@
 // The agent desktop: log in, state with a timer, the browser softphone, the screen pop and wrap-up.
-import { api, events, logIn, logOut, token } from './net.js';
+import { api, events, logIn, logOut, token } from '../shared/net.js';
 import { Softphone } from './phone.js';
 import { LANGUAGES, lang, setLang, t, translate } from './strings.js';
 import { Ringer } from './ringer.js';

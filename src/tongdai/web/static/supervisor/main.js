@@ -1,6 +1,6 @@
 // The supervisor wallboard: a snapshot then deltas from /api/v1/wallboard, timers ticking locally from the
 // server's clock, agent state changes through the routing API and skills/queues through the directory API.
-import { api, ApiError, logIn, logOut, token, wallboard } from './net.js';
+import { api, ApiError, logIn, logOut, token, wallboard } from '../shared/net.js';
 import { LANGUAGES, language, setLanguage, t } from './strings.js';
 
 const $ = (id) => document.getElementById(id);

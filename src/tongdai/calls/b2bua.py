@@ -16,7 +16,7 @@ import itertools
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import unquote
@@ -39,6 +39,7 @@ from tongdai.sip.stack import Address, SipStack
 from tongdai.sip.trunk import should_fail_over
 
 log = logging.getLogger(__name__)
+_LINE_BREAK = re.compile(r"[\r\n\x00]")
 
 
 class MediaAnchor(Protocol):
@@ -243,22 +244,26 @@ class B2bua:
             return leg.sdp
         return (await leg.call.anchor.offer(leg.call.id, leg.dialog.local_tag, leg.sdp.decode())).encode()
 
-    async def originate(self, owner: Leg, dest: Destination, body: bytes) -> tuple[Leg | None, Response | None]:
-        """Ring `dest` for `owner`'s call (all targets at once); the answering leg and the final answer."""
+    async def originate(self, owner: Leg, dest: Destination, body: bytes, *,
+                        extra_headers: Sequence[tuple[str, str]] = ()) -> tuple[Leg | None, Response | None]:
+        """Ring `dest` for `owner`'s call (all targets at once); the answering leg and the final answer.
+        `extra_headers` go on each INVITE (e.g. the agent's screen pop, `X-Tongdai-*`)."""
         browser = _webrtc(owner.transport, _dest_transport(dest))
         if browser and body and owner.dialog is not None and owner.call.anchor is not PASSTHROUGH:
             # a browser on one side: the offer made for a plain party is made again with WebRTC's flags
             body = (await owner.call.anchor.offer(owner.call.id, owner.dialog.local_tag, owner.sdp.decode(),
                                                   **browser)).encode()
             body = _dtls_client(body) if _dest_transport(dest) in BROWSER_TRANSPORTS else body
-        return await self._originate(owner, dest, body)  # an extension's devices at once, a trunk's gateways in turn
+        # an extension's devices at once, a trunk's gateways in turn
+        return await self._originate(owner, dest, body, extra_headers=extra_headers)
 
-    async def originate_locally(self, call: Call, dest: Destination) -> Leg | None:
+    async def originate_locally(self, call: Call, dest: Destination, *,
+                                extra_headers: Sequence[tuple[str, str]] = ()) -> Leg | None:
         """Ring `dest` for a call tongdai places itself (a callback): an offerless INVITE, and the
         party's offer answered with the anchor's silent side, as for a caller tongdai answered
         (`answer_locally`); the leg is then ready for prompts, `reoffer` and `bridge`."""
         origin = Leg(call, "origin", call.caller, (self.host, 0))
-        leg, final = await self._originate(origin, dest, b"")
+        leg, final = await self._originate(origin, dest, b"", extra_headers=extra_headers)
         if leg is None or final is None or leg.invite is None or leg.dialog is None:
             return None
         offer = final.body
@@ -431,19 +436,21 @@ class B2bua:
                                    caller=a.call.caller, callee=a.call.callee))
 
     async def _originate(self, owner: Leg, dest: Destination, body: bytes,
-                         ringing: Callable[[Response], None] | None = None) -> tuple[Leg | None, Response | None]:
+                         ringing: Callable[[Response], None] | None = None, *,
+                         extra_headers: Sequence[tuple[str, str]] = ()) -> tuple[Leg | None, Response | None]:
         """Place a new leg towards `dest`: an extension rings all its devices at once (the first to
         answer wins), a trunk tries its gateways in order. The leg and the final answer."""
         if dest.kind == "extension":
-            return await self._fork(owner, dest, body, ringing)
+            return await self._fork(owner, dest, body, ringing, extra_headers)
         final: Response | None = None
         for uri, addr in dest.targets:
             if owner.ended:
                 break
             leg = Leg(owner.call, "callee", dest.label, addr, transport=uri_transport(uri))
-            final = await self._invite(leg, uri, owner, body, ringing)
+            final = await self._invite(leg, uri, owner, body, ringing, extra_headers=extra_headers)
             if final is not None and final.status in (401, 407) and dest.username:
-                final = await self._invite(leg, uri, owner, body, ringing, challenge=final, dest=dest)
+                final = await self._invite(leg, uri, owner, body, ringing, challenge=final, dest=dest,
+                                           extra_headers=extra_headers)
             if final is not None and final.status < 300:
                 return leg, final
             if not should_fail_over(final):
@@ -451,12 +458,14 @@ class B2bua:
         return None, final
 
     async def _fork(self, owner: Leg, dest: Destination, body: bytes,
-                    ringing: Callable[[Response], None] | None) -> tuple[Leg | None, Response | None]:
+                    ringing: Callable[[Response], None] | None,
+                    extra_headers: Sequence[tuple[str, str]] = ()) -> tuple[Leg | None, Response | None]:
         """Ring every device of an extension in parallel; CANCEL the others once one answers."""
         attempts: dict[asyncio.Task[Response | None], Leg] = {}
         for uri, addr in dest.targets:
             leg = Leg(owner.call, "callee", dest.label, addr, transport=uri_transport(uri))
-            attempts[asyncio.ensure_future(self._invite(leg, uri, owner, body, ringing))] = leg
+            attempts[asyncio.ensure_future(self._invite(leg, uri, owner, body, ringing,
+                                                        extra_headers=extra_headers))] = leg
         winner: Leg | None = None
         best: Response | None = None
         waiting = set(attempts)
@@ -485,7 +494,7 @@ class B2bua:
 
     async def _invite(self, leg: Leg, uri: str, owner: Leg, body: bytes,
                       ringing: Callable[[Response], None] | None, *, challenge: Response | None = None,
-                      dest: Destination | None = None) -> Response | None:
+                      dest: Destination | None = None, extra_headers: Sequence[tuple[str, str]] = ()) -> Response | None:
         call_id, tag = new_dialog_ids()
         if challenge is not None and leg.invite is not None:  # answer the trunk's challenge: same Call-ID
             call_id, tag = leg.invite.call_id, leg.invite.from_().tag or tag
@@ -496,6 +505,8 @@ class B2bua:
         if challenge is not None and leg.invite is not None and dest is not None:
             headers[4] = ("cseq", f"{leg.invite.cseq().number + 1} INVITE")
             headers.append(_authorization(challenge, uri, dest))
+        # a value that could end its header line early is dropped, never sent
+        headers += [(name.lower(), value) for name, value in extra_headers if not _LINE_BREAK.search(value)]
         if body:
             headers.append(("content-type", "application/sdp"))
         invite = leg.invite = Request("INVITE", uri, headers, body)

@@ -32,6 +32,7 @@ from sqlalchemy import select
 from tongdai.calls.b2bua import PASSTHROUGH, B2bua, Call, Destination, Leg, via_transport
 from tongdai.calls.caller_id import e164
 from tongdai.calls.models import QueueLogEntry
+from tongdai.calls.screen_pop import pop_headers
 from tongdai.core.db import Database
 from tongdai.core.errors import TongdaiError
 from tongdai.core.events import EventBus
@@ -626,7 +627,10 @@ class InboundCalls:
         call.kind, call.queue = "callback", cb.queue
         cb.call = call
         await self._log_row(cb.tenant_id, cb.task_id, cb.queue, "offered", agent=ext)
-        agent = await self.b2bua.originate_locally(call, Destination(dest.targets, cb.tenant_id, "extension", ext)) \
+        pop = pop_headers(call_id=call.id, task_id=cb.task_id, queue=cb.queue,
+                          recording=await self._recording_policy(cb.tenant_id, cb.queue))
+        agent = await self.b2bua.originate_locally(call, Destination(dest.targets, cb.tenant_id, "extension", ext),
+                                                   extra_headers=pop) \
             if dest is not None and dest.targets and not self.b2bua.busy(ext, cb.tenant_id) else None
         if agent is None or agent.dialog is None:
             cb.call = None
@@ -700,7 +704,7 @@ class InboundCalls:
             dest = remote_dest  # through the trunk: its gateways in turn, its credentials
         else:
             dest = Destination(targets, w.tenant_id, "extension", ",".join(sorted(set(worker_of.values()))))
-        agent_leg, final = await self.b2bua.originate(w.caller, dest, offer_sdp)
+        agent_leg, final = await self.b2bua.originate(w.caller, dest, offer_sdp, extra_headers=await self._pop(w))
         if w.done or w.caller.ended:
             if agent_leg is not None:
                 await self.b2bua.hang_up(agent_leg)
@@ -732,6 +736,22 @@ class InboundCalls:
                 await hook(w.call, w.caller, agent_leg, w.queue)
             except Exception:
                 log.exception("answered hook failed", extra={"call_id": w.call.id})
+
+    async def _pop(self, w: Waiting) -> list[tuple[str, str]]:
+        """The screen pop's headers for the agent's INVITE: the flow run is still with a caller who waits
+        (its path and variables as they are now); after a transfer to a queue, what the run left."""
+        path = list(w.run.path) if w.run is not None else w.ivr_path
+        variables = {**w.variables, **(w.run.variables if w.run is not None else {})}
+        customer_id = str(w.customer["id"]) if w.customer else ""
+        return pop_headers(call_id=w.call.id, task_id=w.task_id, queue=w.queue, ivr_path=path, variables=variables,
+                           customer_id=customer_id, recording=await self._recording_policy(w.tenant_id, w.queue))
+
+    async def _recording_policy(self, tenant_id: str, queue: str) -> str:
+        """The queue's recording policy (`never` for a queue not found), for the agent's buttons."""
+        async with self.db.sessionmaker() as session:
+            policy = (await session.execute(select(DirQueue.recording_policy).where(
+                DirQueue.tenant_id == tenant_id, DirQueue.name == queue))).scalar_one_or_none()
+        return str(policy or "never")
 
     # Bus handlers never write to the database while the publisher may hold a transaction (the routing
     # service publishes inside its own): the work runs in a task of its own (with SQLite, one writer

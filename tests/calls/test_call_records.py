@@ -1,5 +1,5 @@
 """CDRs of calls through `tongdai run --demo`: every call leaves one record with its legs, readable
-through the API by staff and not by agents."""
+through the API by staff; agents read only their own calls."""
 
 from __future__ import annotations
 
@@ -44,5 +44,10 @@ def test_given_answered_and_unanswered_calls_then_each_has_a_cdr_with_legs(runni
     assert unanswered and unanswered[0]["disposition"] == "no_answer" and unanswered[0]["talk_s"] == 0
     detail = httpx.get(f"{running.base}/api/v1/call-records/{answered[0]['id']}", headers=headers).json()
     assert [(leg["role"], leg["answered"]) for leg in detail["legs"]] == [("caller", True), ("callee", True)]
+    # an agent reads only the calls they took (none of these: extension calls have no agent), even when
+    # asking for another agent's
     agent = {"Authorization": f"Bearer {token(running.base, 'lan@demo.example', 'agent-demo-2026')}"}
-    assert httpx.get(f"{running.base}/api/v1/call-records", headers=agent).status_code == 403
+    for params in ({}, {"agent": "me"}, {"agent": ""}, {"caller": "1001"}):
+        mine = httpx.get(f"{running.base}/api/v1/call-records", params=params, headers=agent)
+        assert mine.status_code == 200 and all(c["agent"] == "1001" for c in mine.json()["items"]), mine.text
+    assert httpx.get(f"{running.base}/api/v1/call-records/{answered[0]['id']}", headers=agent).status_code == 404

@@ -12,13 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tongdai.api.crud import ERROR_RESPONSES, OutModel, Page, Timestamp, get_scoped
 from tongdai.api.deps import Allow, session, tenant_of
 from tongdai.calls.models import CallLegRecord, CallRecord, QueueLogEntry
+from tongdai.core.errors import NotFound
+from tongdai.directory.models import Agent
 from tongdai.iam.roles import Role
 from tongdai.iam.security import Principal
 
-#: May read call records: the staff who report on calls (agents see theirs on the desktop).
+#: May read call records: the staff who report on calls.
 RECORD_READERS = frozenset({Role.PROVIDER_ADMIN, Role.TENANT_ADMIN, Role.SUPERVISOR, Role.QUALITY_ANALYST,
                             Role.WORKFORCE_PLANNER, Role.REPORTING_VIEWER})
 read = Allow(RECORD_READERS)
+#: agents too, but only the calls they took (their own history on the desktop)
+read_own = Allow(RECORD_READERS | {Role.AGENT})
 
 
 class LegOut(OutModel):
@@ -73,17 +77,23 @@ async def list_call_records(
     since: datetime | None = Query(None, description="calls started at or after (RFC 3339)"),
     until: datetime | None = Query(None, description="calls started before (RFC 3339)"),
     caller: str | None = None, callee: str | None = None, disposition: str | None = None,
-    queue: str | None = None, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
-    p: Principal = Depends(read), db: AsyncSession = Depends(session, scope="function"),
+    queue: str | None = None,
+    agent: str | None = Query(None, max_length=64, description="the agent's extension, or `me` (an agent sees only "
+                                                              "their own calls whatever this says)"),
+    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
+    p: Principal = Depends(read_own), db: AsyncSession = Depends(session, scope="function"),
 ) -> dict[str, Any]:
-    """The tenant's CDRs, newest first (filters: time range, caller, callee, disposition, queue)."""
-    where = [CallRecord.tenant_id == tenant_of(request, p)]
+    """The tenant's CDRs, newest first (filters: time range, caller, callee, disposition, queue, agent)."""
+    tenant_id = tenant_of(request, p)
+    where = [CallRecord.tenant_id == tenant_id]
+    if agent == "me" or p.role == Role.AGENT:
+        agent = await _own_extension(db, tenant_id, p)
     if since is not None:
         where.append(CallRecord.started_at >= _naive(since))
     if until is not None:
         where.append(CallRecord.started_at < _naive(until))
     for col, value in ((CallRecord.caller, caller), (CallRecord.callee, callee),
-                       (CallRecord.disposition, disposition), (CallRecord.queue, queue)):
+                       (CallRecord.disposition, disposition), (CallRecord.queue, queue), (CallRecord.agent, agent)):
         if value is not None:
             where.append(col == value)
     total = (await db.execute(select(func.count()).select_from(CallRecord).where(*where))).scalar_one()
@@ -93,10 +103,13 @@ async def list_call_records(
 
 
 @router.get("/call-records/{record_id}", response_model=CallRecordDetail)
-async def get_call_record(record_id: str, request: Request, p: Principal = Depends(read),
+async def get_call_record(record_id: str, request: Request, p: Principal = Depends(read_own),
                           db: AsyncSession = Depends(session, scope="function")) -> Any:
-    """One CDR with its legs."""
-    row = await get_scoped(db, CallRecord, tenant_of(request, p), record_id)
+    """One CDR with its legs (an agent: one of their own calls)."""
+    tenant_id = tenant_of(request, p)
+    row = await get_scoped(db, CallRecord, tenant_id, record_id)
+    if p.role == Role.AGENT and row.agent != await _own_extension(db, tenant_id, p):
+        raise NotFound(f"call record {record_id} not found")
     legs = (await db.execute(select(CallLegRecord).where(CallLegRecord.call_id == row.call_id)
                              .order_by(CallLegRecord.position))).scalars()
     return CallRecordDetail.model_validate({**CallRecordOut.model_validate(row).model_dump(),
@@ -118,6 +131,13 @@ async def list_queue_log(
     rows = (await db.execute(select(QueueLogEntry).where(*where).order_by(QueueLogEntry.at.desc(), QueueLogEntry.id)
                              .limit(limit).offset(offset))).scalars()
     return {"items": [QueueLogOut.model_validate(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+async def _own_extension(db: AsyncSession, tenant_id: str, p: Principal) -> str:
+    """The extension of the agent logged in (a user who is no agent matches no call: "")."""
+    extension = (await db.execute(select(Agent.extension).where(
+        Agent.tenant_id == tenant_id, Agent.user_id == p.subject_id))).scalar_one_or_none()
+    return str(extension or "")
 
 
 def _naive(value: datetime) -> datetime:

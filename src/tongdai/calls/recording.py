@@ -179,11 +179,13 @@ class RecordingState(BaseModel):
 router = APIRouter(tags=["call recording"], responses=ERROR_RESPONSES)
 
 
-@router.post("/calls/{call_id}/recording", response_model=RecordingState)
-async def control_recording(call_id: str, body: RecordingAction, request: Request,
-                            p: Principal = Depends(Allow(RECORDING_CONTROLLERS)),
-                            db: AsyncSession = Depends(session, scope="function")) -> Any:
-    """Start, stop, pause or resume the recording of a call in progress."""
+class RecordingStatus(RecordingState):
+    #: the call's queue's policy: `always`, `on_demand` or `never`
+    policy: str
+
+
+async def _joined(call_id: str, request: Request, p: Principal, db: AsyncSession) -> tuple[CallRecordings, str]:
+    """The recordings service and the queue of a joined call the principal may control (404, 403)."""
     tenant = tenant_of(request, p)
     recordings: CallRecordings | None = getattr(request.app.state, "recordings", None)
     joined = recordings.joined.get(call_id) if recordings is not None else None
@@ -194,6 +196,24 @@ async def control_recording(call_id: str, body: RecordingAction, request: Reques
             Agent.tenant_id == tenant, Agent.user_id == p.subject_id))).scalar_one_or_none()
         if extension is None or extension != joined[0].agent:
             raise Forbidden("an agent controls the recording of their own calls only")
+    return recordings, joined[3]
+
+
+@router.post("/calls/{call_id}/recording", response_model=RecordingState)
+async def control_recording(call_id: str, body: RecordingAction, request: Request,
+                            p: Principal = Depends(Allow(RECORDING_CONTROLLERS)),
+                            db: AsyncSession = Depends(session, scope="function")) -> Any:
+    """Start, stop, pause or resume the recording of a call in progress."""
+    recordings, _ = await _joined(call_id, request, p, db)
     if body.action is None:
         raise InvalidInput("action is required: start, stop, pause or resume")
     return RecordingState(call_id=call_id, state=await recordings.control(call_id, body.action))
+
+
+@router.get("/calls/{call_id}/recording", response_model=RecordingStatus)
+async def recording_state(call_id: str, request: Request, p: Principal = Depends(Allow(RECORDING_CONTROLLERS)),
+                          db: AsyncSession = Depends(session, scope="function")) -> Any:
+    """Whether a call in progress is recorded (`recording`, `paused`, `stopped`) and its queue's policy."""
+    recordings, queue = await _joined(call_id, request, p, db)
+    return RecordingStatus(call_id=call_id, state=recordings.state(call_id),
+                           policy=await recordings.policy(tenant_of(request, p), queue))

@@ -4,6 +4,10 @@ Each participant of a conference gets one UDP socket on the worker's host. Incom
 per-leg jitter buffer; every 20 ms one timer (`loop.call_at` on an absolute schedule, so it does not
 drift) pops a frame per leg, mixes each conference with `Mixer`, runs in-band DTMF detection where
 asked, and sends each leg its own mix. The jitter buffer is pure and tested on its own.
+
+A recording runs on two receive-only legs that rtpengine forks the call's media to; once the call is
+mixed here (`record_mix`), its parties no longer send through rtpengine, so the recording takes its
+channels from the mix instead: the caller's own frame left, everyone else's voices right.
 """
 
 from __future__ import annotations
@@ -243,6 +247,8 @@ class DspWorker:
         self._legs: dict[ConferenceId, dict[ParticipantId, Leg]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._recordings: dict[Hashable, tuple[CallRecorder, dict[Channel, Leg]]] = {}
+        #: recordings fed from a conference's mix: recording -> (conference, the caller's participant id)
+        self._mixed: dict[Hashable, tuple[ConferenceId, ParticipantId]] = {}
         self._next = 0.0
         self.ticks = 0
         self.late_ticks = 0
@@ -342,6 +348,18 @@ class DspWorker:
         self._recordings[recording] = (recorder, legs)
         return {channel: leg.local_address for channel, leg in legs.items()}
 
+    def record_mix(self, recording: Hashable, conference: ConferenceId, caller: ParticipantId) -> None:
+        """From the next tick on, `recording` (running now or started later) records `conference`'s mix:
+        `caller`'s frames on the caller channel, every other voice on the agent channel."""
+        self._mixed[recording] = (conference, caller)
+        if recording in self._recordings:
+            recorder = self._recordings[recording][0]
+            recorder.mark("mixed", self._next - self.ptime)
+
+    def unrecord_mix(self, recording: Hashable) -> None:
+        """`recording` goes back to its own legs (the conference closed)."""
+        self._mixed.pop(recording, None)
+
     def recorder(self, recording: Hashable) -> CallRecorder:
         """The recorder of a running recording (to pause and resume it)."""
         return self._recordings[recording][0]
@@ -354,24 +372,33 @@ class DspWorker:
                 leg.transport.close()
         return recorder.stop(asyncio.get_running_loop().time())
 
-    def _record_all(self, now: float) -> None:
-        for recorder, legs in self._recordings.values():
+    def _record_all(self, now: float, mixed: dict[ConferenceId, dict[ParticipantId, Pcm | None]]) -> None:
+        for recording, (recorder, legs) in self._recordings.items():
             # Frames leave the jitter buffer `prefetch` late, so they are stamped with the tick's time
             # minus the frame length: both channels share the stamp, which is what keeps them aligned.
             at = now - self.ptime
-            for channel, leg in legs.items():
-                frame = leg.jitter.pop(FRAME_SAMPLES)
+            frames = {channel: leg.jitter.pop(FRAME_SAMPLES) for channel, leg in legs.items()}
+            link = self._mixed.get(recording)
+            if link is not None:
+                # mixed: the fork legs are drained but not used (a browser party still reaches them
+                # through rtpengine, and would be recorded twice)
+                conference, caller = link
+                caller_frame, others = self._mixers[conference].sides(mixed[conference], caller) \
+                    if conference in mixed else (None, None)
+                frames = {Channel.CALLER: caller_frame, Channel.AGENT: others}
+            for channel, frame in frames.items():
                 if frame is not None:
                     recorder.feed(channel, at, frame)
             recorder.flush(now)
 
     def _mix_all(self, now: float, ticks: int) -> None:
-        self._record_all(self._next)
+        inputs: dict[ConferenceId, dict[ParticipantId, Pcm | None]] = {}
         for conference, legs in self._legs.items():
-            frames = {pid: leg.next_frame(now) for pid, leg in legs.items()}
+            frames = inputs[conference] = {pid: leg.next_frame(now) for pid, leg in legs.items()}
             mixed = self._mixers[conference].mix_rows(frames)
             # One table lookup per codec for the whole conference, then one row per leg.
             encoded = {codec: g711.encode(codec, mixed) for codec in {leg.codec for leg in legs.values()}}
             for row, member in enumerate(self._mixers[conference].participants):
                 leg = legs[member.id]
                 leg.send_payload(encoded[leg.codec][row].tobytes(), ticks)
+        self._record_all(self._next, inputs)

@@ -128,6 +128,19 @@ class Mixer:
         mixed: npt.NDArray[np.int16] = np.clip(self.matrix() @ inputs, -32768, 32767).astype(np.int16)
         return mixed
 
+    def sides(self, frames: Mapping[ParticipantId, Pcm | None],
+              caller: ParticipantId) -> tuple[Pcm | None, Pcm | None]:
+        """A call recording's two channels from one tick's input frames: `caller`'s own frame, and the
+        sum of every other voice anyone hears (agent, third parties, a whispering or barging supervisor;
+        a listener or a muted member says nothing). None for a side with nothing to record."""
+        others = [frames.get(pid) for pid, member in self._members.items()
+                  if pid != caller and not member.muted and member.mode is not Mode.LISTEN]
+        voiced = [frame for frame in others if frame is not None]
+        if not voiced:
+            return frames.get(caller), None
+        total = np.clip(np.sum(np.asarray(voiced, dtype=np.int32), axis=0), -32768, 32767).astype(np.int16)
+        return frames.get(caller), total
+
     def _member(self, pid: ParticipantId) -> Participant:
         try:
             return self._members[pid]

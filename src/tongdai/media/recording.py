@@ -247,7 +247,8 @@ def _info_fields(info: RecordingInfo, duration: float, sha256: str) -> dict[str,
 
 
 def _finalise(part: Path, info: RecordingInfo, data_bytes: int, sha256: str, *, recovered: bool,
-              pauses: list[tuple[float, float]]) -> tuple[Path, dict[str, object]]:
+              pauses: list[tuple[float, float]],
+              marks: list[tuple[float, str]] | None = None) -> tuple[Path, dict[str, object]]:
     """Append the INFO chunk, fix the header, rename to `.wav`; return the path and sidecar."""
     duration = data_bytes / (RATE * BYTES_PER_FRAME)
     chunk = _info_chunk(_info_fields(info, duration, sha256))
@@ -267,6 +268,8 @@ def _finalise(part: Path, info: RecordingInfo, data_bytes: int, sha256: str, *, 
         "format": "wav/pcm_s16le", "audio_sha256": sha256, "pauses": [list(p) for p in pauses],
         "recovered": recovered, "file": wav.name,
     }
+    if marks:  # e.g. when the call became a conference: the agent channel holds every other voice from then
+        sidecar["marks"] = [{"at": round(at, 3), "event": event} for at, event in marks]
     return wav, sidecar
 
 
@@ -289,6 +292,8 @@ class CallRecorder:
         self._hash = hashlib.sha256()
         self._data_bytes = 0
         self.result: StoredRecording | None = None
+        #: (seconds into the recording, what happened), listed in the sidecar
+        self.marks: list[tuple[float, str]] = []
 
     def start(self, now: float) -> Path:
         """Open the `.part` file (header with placeholder sizes) and its `.part.json`."""
@@ -308,6 +313,11 @@ class CallRecorder:
                 raise ValueError("G.711 bytes need their codec")
             frame = g711.decode(codec, np.frombuffer(frame, dtype=np.uint8))
         self.timeline.add(channel, self._position(at), frame)
+
+    def mark(self, event: str, now: float) -> None:
+        """Note that `event` happened at `now` (e.g. `mixed`: the call became a conference)."""
+        if self.started is not None:
+            self.marks.append((max(0.0, now - self.started), event))
 
     def pause(self, now: float) -> None:
         """Pause (e.g. while a card number is read out): silence from now until `resume`."""
@@ -332,7 +342,7 @@ class CallRecorder:
         self._fd = None
         pauses = [(float(s) / RATE, float(e) / RATE) for s, e in self.timeline.pauses if s is not None and e is not None]
         wav, sidecar = _finalise(self.part, self.info, self._data_bytes, self._hash.hexdigest(),
-                                 recovered=False, pauses=pauses)
+                                 recovered=False, pauses=pauses, marks=self.marks)
         location = self.storage.commit(self.part, wav, sidecar)
         self.result = StoredRecording(location, self.info, self._data_bytes / (RATE * BYTES_PER_FRAME),
                                       self._hash.hexdigest())

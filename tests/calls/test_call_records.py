@@ -44,10 +44,14 @@ def test_given_answered_and_unanswered_calls_then_each_has_a_cdr_with_legs(runni
     assert unanswered and unanswered[0]["disposition"] == "no_answer" and unanswered[0]["talk_s"] == 0
     detail = httpx.get(f"{running.base}/api/v1/call-records/{answered[0]['id']}", headers=headers).json()
     assert [(leg["role"], leg["answered"]) for leg in detail["legs"]] == [("caller", True), ("callee", True)]
-    # an agent reads only the calls they took (none of these: extension calls have no agent), even when
-    # asking for another agent's
-    agent = {"Authorization": f"Bearer {token(running.base, 'lan@demo.example', 'agent-demo-2026')}"}
-    for params in ({}, {"agent": "me"}, {"agent": ""}, {"caller": "1001"}):
-        mine = httpx.get(f"{running.base}/api/v1/call-records", params=params, headers=agent)
-        assert mine.status_code == 200 and all(c["agent"] == "1001" for c in mine.json()["items"]), mine.text
-    assert httpx.get(f"{running.base}/api/v1/call-records/{answered[0]['id']}", headers=agent).status_code == 404
+    # an agent reads only their own calls (those they placed, here from 1001), even when asking for others'
+    lan = {"Authorization": f"Bearer {token(running.base, 'lan@demo.example', 'agent-demo-2026')}"}
+    minh = {"Authorization": f"Bearer {token(running.base, 'minh@demo.example', 'agent-demo-2026')}"}  # 1002
+    for params in ({}, {"agent": "me"}, {"agent": "1002"}, {"caller": "1001"}):
+        mine = httpx.get(f"{running.base}/api/v1/call-records", params=params, headers=lan)
+        assert mine.status_code == 200 and len(mine.json()["items"]) >= 3, mine.text
+        assert all("1001" in (c["agent"], c["caller"]) for c in mine.json()["items"]), mine.text
+        theirs = httpx.get(f"{running.base}/api/v1/call-records", params=params, headers=minh).json()["items"]
+        assert all("1002" in (c["agent"], c["caller"]) for c in theirs), theirs
+    assert httpx.get(f"{running.base}/api/v1/call-records/{answered[0]['id']}", headers=lan).status_code == 200
+    assert httpx.get(f"{running.base}/api/v1/call-records/{answered[0]['id']}", headers=minh).status_code == 404

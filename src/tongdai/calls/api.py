@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongdai.api.crud import ERROR_RESPONSES, OutModel, Page, Timestamp, get_scoped
@@ -78,8 +78,8 @@ async def list_call_records(
     until: datetime | None = Query(None, description="calls started before (RFC 3339)"),
     caller: str | None = None, callee: str | None = None, disposition: str | None = None,
     queue: str | None = None,
-    agent: str | None = Query(None, max_length=64, description="the agent's extension, or `me` (an agent sees only "
-                                                              "their own calls whatever this says)"),
+    agent: str | None = Query(None, max_length=64, description="the agent's extension, or `me`: the calls they took "
+                                                              "or placed (an agent sees only their own)"),
     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
     p: Principal = Depends(read_own), db: AsyncSession = Depends(session, scope="function"),
 ) -> dict[str, Any]:
@@ -88,12 +88,14 @@ async def list_call_records(
     where = [CallRecord.tenant_id == tenant_id]
     if agent == "me" or p.role == Role.AGENT:
         agent = await _own_extension(db, tenant_id, p)
+    if agent is not None:  # the calls the agent answered, and those they placed from their extension
+        where.append(or_(CallRecord.agent == agent, CallRecord.caller == agent) if agent else CallRecord.agent == "")
     if since is not None:
         where.append(CallRecord.started_at >= _naive(since))
     if until is not None:
         where.append(CallRecord.started_at < _naive(until))
     for col, value in ((CallRecord.caller, caller), (CallRecord.callee, callee),
-                       (CallRecord.disposition, disposition), (CallRecord.queue, queue), (CallRecord.agent, agent)):
+                       (CallRecord.disposition, disposition), (CallRecord.queue, queue)):
         if value is not None:
             where.append(col == value)
     total = (await db.execute(select(func.count()).select_from(CallRecord).where(*where))).scalar_one()
@@ -108,7 +110,7 @@ async def get_call_record(record_id: str, request: Request, p: Principal = Depen
     """One CDR with its legs (an agent: one of their own calls)."""
     tenant_id = tenant_of(request, p)
     row = await get_scoped(db, CallRecord, tenant_id, record_id)
-    if p.role == Role.AGENT and row.agent != await _own_extension(db, tenant_id, p):
+    if p.role == Role.AGENT and await _own_extension(db, tenant_id, p) not in (row.agent, row.caller):
         raise NotFound(f"call record {record_id} not found")
     legs = (await db.execute(select(CallLegRecord).where(CallLegRecord.call_id == row.call_id)
                              .order_by(CallLegRecord.position))).scalars()

@@ -1,4 +1,5 @@
-// The agent desktop: log in, state with a timer, the browser softphone, the screen pop and wrap-up.
+// The agent desktop: log in, state with a timer, the browser softphone, the screen pop (with what the call
+// flow learnt, the customer's cases), work during the call (cases, notes, recording) and wrap-up.
 import { api, events, logIn, logOut, token } from '../shared/net.js';
 import { Softphone } from './phone.js';
 import { LANGUAGES, lang, setLang, t, translate } from './strings.js';
@@ -15,7 +16,7 @@ const desk = {
   tasks: [],              // its routing tasks (the call in wrap-up stays here until Done)
   since: Date.now(),      // when the shown state began
   shown: '',
-  call: null,             // {number, started, answered}
+  call: null,             // {number, started, answered, pop: the INVITE's X-Tongdai-* facts, customerId, caseId}
   wrapping: null,         // the call being wrapped up
   poll: null,
 };
@@ -96,12 +97,18 @@ async function devices() {
 }
 
 function incoming(info) {
-  desk.call = { number: info.number, started: Date.now(), answered: 0, incoming: true, customerId: '' };
+  const pop = info.pop || {};
+  desk.call = { number: info.number, started: Date.now(), answered: 0, incoming: true,
+    customerId: pop.customerId || '', pop, caseId: '' };
   $('incoming-number').textContent = info.number;
+  $('incoming-queue').textContent = pop.queue || '';
+  $('incoming-ivr').textContent = pop.ivrPath || t('none');
+  $('incoming-digits').textContent = digitsText(pop.digits);
+  show('incoming-facts', Boolean(pop.queue));
   show('incoming', true);
   show('in-call', false);
   ringer.start();
-  screenPop(info.number);
+  screenPop(info.number, pop);
   renderState();
   $('answer').focus();
 }
@@ -114,8 +121,10 @@ function answered(info) {
   show('in-call', true);
   $('call-with').textContent = t('in_call_with', { number: desk.call.number });
   message('');
+  show('call-notes-label', true);
   renderState();
   $('hangup').focus();
+  startRecordingControls(desk.call);
 }
 
 function ended(info) {
@@ -129,8 +138,14 @@ function ended(info) {
   show('held', false);
   message(t('call_ended'));
   call.ended = Date.now();
+  call.notes = $('call-notes').value;
+  show('recording', false);
+  show('call-notes-label', false);
+  show('case-form', false);
+  show('customer-form', false);
+  $('call-notes').value = '';
   if (call.answered) startWrapUp(call);
-  else addHistory(call, '');
+  else loadHistory();
   refreshState();
 }
 
@@ -154,39 +169,169 @@ function keypad() {
 
 // --- screen pop (the CRM lookup answers when the CRM is there; without it the number alone) ---
 function listItems(id, items) {
-  $(id).replaceChildren(...(items.length ? items : [t('none')]).map((text) => {
+  $(id).replaceChildren(...(items.length ? items : [t('none')]).map((item) => {
+    if (item instanceof Node) return item;
     const li = document.createElement('li');
-    li.textContent = text;
+    li.textContent = item;
     return li;
   }));
 }
 
-async function screenPop(number) {
+function digitsText(digits) {
+  return (digits || []).map(([name, value]) => `${name} = ${value}`).join(', ') || t('none');
+}
+
+function popMessage(text) { $('pop-message').textContent = text; }
+
+async function screenPop(number, pop = {}) {
   show('pop', true);
+  $('pop').dataset.callId = pop.callId || ''; // the id the calls API takes (recording), for troubleshooting too
   $('pop-number').textContent = number;
   $('pop-name').textContent = t('unknown_caller');
   $('pop-vip').textContent = '';
+  $('pop-queue').textContent = pop.queue || '';
+  $('pop-ivr').textContent = pop.ivrPath || t('none');
+  $('pop-digits').textContent = digitsText(pop.digits);
   $('pop-error').textContent = '';
+  popMessage('');
   listItems('pop-cases', []);
+  listItems('pop-solved', []);
   listItems('pop-recent', []);
+  await lookUp(number);
+}
+
+/** The customer of `number`, their open and solved cases and recent interactions, from the CRM. */
+async function lookUp(number) {
   try {
     const found = await api(`/customers/lookup?phone=${encodeURIComponent(number)}`);
     const who = found.customer || found.external;
-    if (who) $('pop-name').textContent = who.name;
+    $('pop-name').textContent = who ? who.name : t('unknown_caller');
     if (desk.call && found.customer) desk.call.customerId = found.customer.id;
     $('pop-vip').textContent = found.vip_tier || '';
     $('pop-vip').className = found.vip_tier ? 'vip' : '';
-    listItems('pop-cases', (found.open_cases || []).map((c) => `${c.subject} (${c.status}, ${c.priority})`));
+    listItems('pop-cases', (found.open_cases || []).map(caseItem));
+    listItems('pop-solved', (found.solved_cases || []).map(caseItem));
     listItems('pop-recent', (found.recent_interactions || []).map((i) =>
       `${new Date(i.started_at).toLocaleString(lang())} · ${i.queue || i.channel} · ${i.agent || ''}`));
+    const onCall = Boolean(desk.call);
+    show('customer-form', onCall && !found.customer);
+    show('case-form', onCall && Boolean(found.customer));
   } catch (err) {
     $('pop-error').textContent = t('crm_unavailable');
   }
 }
 
+/** A case with its status and a comment to change them (PATCH /cases/{id}). */
+function caseItem(c) {
+  const li = document.createElement('li');
+  li.dataset.caseId = c.id;
+  const text = document.createElement('span');
+  text.className = 'case-text';
+  text.textContent = `${c.subject} (${t(`status_${c.status}`)}, ${t(`priority_${c.priority}`)})`;
+  const form = document.createElement('form');
+  form.className = 'row case-update';
+  const status = document.createElement('select');
+  status.className = 'case-status';
+  status.setAttribute('aria-label', t('case_status', { subject: c.subject }));
+  fill(status, ['open', 'pending', 'solved'].map((v) => [v, t(`status_${v}`)]), c.status);
+  const comment = document.createElement('input');
+  comment.className = 'case-comment';
+  comment.maxLength = 10000;
+  comment.setAttribute('aria-label', t('case_comment', { subject: c.subject }));
+  const button = document.createElement('button');
+  button.type = 'submit';
+  button.textContent = t('update_case');
+  form.append(status, comment, button);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    updateCase(c, status.value, comment.value.trim()).catch((err) => popMessage(t('crm_failed', { error: err.message })));
+  });
+  li.append(text, form);
+  return li;
+}
+
+async function updateCase(c, status, comment) {
+  const body = { comment };
+  if (status !== c.status) body.status = status;
+  await api(`/cases/${encodeURIComponent(c.id)}`, { method: 'PATCH', body });
+  popMessage(t('case_updated', { subject: c.subject }));
+  await lookUp($('pop-number').textContent);
+}
+
+/** Open a case for the customer on the call (linked to the call's interaction at wrap-up). */
+async function openCase(event) {
+  event.preventDefault();
+  const call = desk.call;
+  const subject = $('case-subject').value.trim();
+  if (!call || !call.customerId || !subject) return;
+  const callId = call.pop && call.pop.callId;
+  const created = await api('/cases', { method: 'POST', body: {
+    customer_id: call.customerId, subject, priority: $('case-priority').value, owner_agent_id: desk.me.agent_id,
+    description: callId ? `call ${callId}` : '' } });
+  call.caseId ||= created.id;
+  $('case-subject').value = '';
+  popMessage(t('case_opened', { subject }));
+  await lookUp(call.number);
+}
+
+/** A caller nobody knows: a customer with this name and the caller's number. */
+async function addCustomer(event) {
+  event.preventDefault();
+  const call = desk.call;
+  const name = $('customer-name').value.trim();
+  if (!call || !name) return;
+  const created = await api('/customers', { method: 'POST', body: { name, phones: [call.number] } });
+  call.customerId = created.id;
+  $('customer-name').value = '';
+  popMessage(t('customer_added', { name }));
+  await lookUp(call.number);
+  $('case-subject').focus();
+}
+
+// --- recording, as the queue's policy allows (POST /calls/{id}/recording) ---
+function renderRecording(policy, state) {
+  const el = $('rec-state');
+  el.dataset.recState = state;
+  el.dataset.state = { recording: 'on_call', paused: 'not_ready' }[state] || 'offline';
+  el.textContent = t(`rec_${state}`);
+  const onDemand = policy === 'on_demand';
+  show('rec-start', onDemand && state === 'stopped');
+  show('rec-stop', onDemand && state !== 'stopped');
+  show('rec-pause', state === 'recording');
+  show('rec-resume', state === 'paused');
+}
+
+async function startRecordingControls(call) {
+  const pop = call.pop || {};
+  if (!pop.callId || pop.recording === 'never') return;
+  // the call is joined (and an `always` recording started) just after the agent's answer: asked a few times
+  for (let attempt = 0; attempt < 10 && desk.call === call; attempt += 1) {
+    try {
+      const now = await api(`/calls/${encodeURIComponent(pop.callId)}/recording`);
+      call.recording = now.policy;
+      renderRecording(now.policy, now.state);
+      show('recording', true);
+      return;
+    } catch (err) {
+      if (err.status !== 404) { message(t('rec_failed', { error: err.message })); return; }
+    }
+    await new Promise((done) => setTimeout(done, 300));
+  }
+}
+
+async function recordingAction(action) {
+  const call = desk.call;
+  if (!call || !call.pop || !call.pop.callId) return;
+  try {
+    const now = await api(`/calls/${encodeURIComponent(call.pop.callId)}/recording`, { method: 'POST', body: { action } });
+    renderRecording(call.recording, now.state);
+  } catch (err) { message(t('rec_failed', { error: err.message })); }
+}
+
 // --- wrap-up ---
 function startWrapUp(call) {
   desk.wrapping = call;
+  $('notes').value = call.notes || '';
   show('wrapup', true);
   renderState();
   $('disposition').focus();
@@ -203,24 +348,27 @@ async function finishWrapUp(event) {
     try {
       await api('/routing/tasks/wrap-up-done', { method: 'POST', body: { task_id: taskId } });
     } catch (err) { if (err.status !== 409) message(String(err.message)); } // 409: its wrap-up time already ended
-    if (call.customerId) await recordDisposition(call.customerId, taskId, disposition, notes);
   }
-  addHistory(call, $('disposition').selectedOptions[0]?.textContent || disposition);
+  const callId = (call.pop && call.pop.callId) || desk.tasks[0];
+  if (callId) keepDisposition(callId, $('disposition').selectedOptions[0]?.textContent || disposition);
+  if (call.customerId && callId) await recordDisposition(call.customerId, callId, disposition, notes, call.caseId);
   desk.wrapping = null;
   $('notes').value = '';
   show('wrapup', false);
   await refreshState();
+  await loadHistory(callId);
 }
 
-/** The disposition and notes go on the call's interaction in the customer's timeline (the CRM writes
- *  it when the call ends: looked for a few times). Without a CRM they stay in the agent's own history. */
-async function recordDisposition(customerId, callId, disposition, notes) {
+/** The disposition and notes (and the case opened during the call) go on the call's interaction in the
+ *  customer's timeline (the CRM writes it when the call ends: looked for a few times). */
+async function recordDisposition(customerId, callId, disposition, notes, caseId) {
   for (let attempt = 0; attempt < 5; attempt += 1) {
     try {
       const page = await api(`/customers/${encodeURIComponent(customerId)}/timeline?limit=20`);
       const item = (page.items || []).find((i) => i.call_id === callId);
       if (item) {
-        await api(`/interactions/${item.id}`, { method: 'PATCH', body: { disposition, notes: notes || undefined } });
+        await api(`/interactions/${item.id}`, { method: 'PATCH', body: {
+          disposition, notes: notes || undefined, customer_id: customerId, case_id: caseId || undefined } });
         return true;
       }
     } catch { return false; }
@@ -229,11 +377,44 @@ async function recordDisposition(customerId, callId, disposition, notes) {
   return false;
 }
 
-function addHistory(call, disposition) {
+// --- the agent's own calls today, from the server's call records ---
+const DISPOSITIONS = 'tongdai.dispositions';
+
+/** The wrap-up disposition the agent gave a call, shown with its record (the last 100 kept in the browser). */
+function keepDisposition(callId, label) {
+  const kept = JSON.parse(localStorage.getItem(DISPOSITIONS) || '[]').filter(([id]) => id !== callId);
+  kept.push([callId, label]);
+  localStorage.setItem(DISPOSITIONS, JSON.stringify(kept.slice(-100)));
+}
+
+function historyItem(r, wrapped) {
   const li = document.createElement('li');
-  const talk = call.answered ? t('talk', { time: clock((call.ended || Date.now()) - call.answered) }) : t('call_ended');
-  li.textContent = `${new Date(call.started).toLocaleTimeString(lang())} · ${call.number} · ${talk}${disposition ? ` · ${disposition}` : ''}`;
-  $('history').prepend(li);
+  li.dataset.callId = r.call_id;
+  const party = r.agent === desk.me.extension ? r.caller : r.callee;
+  const talk = r.answered_at ? t('talk', { time: clock(r.talk_s * 1000) }) : t('call_ended');
+  li.textContent = [new Date(r.started_at).toLocaleTimeString(lang()), party, r.queue, talk,
+    t(`cdr_${r.disposition}`), wrapped.get(r.call_id)].filter(Boolean).join(' · ');
+  return li;
+}
+
+/** GET /call-records?agent=me since midnight; when `expect` names a call, asked again until it is there
+ *  (its record is written as the call ends). */
+async function loadHistory(expect = '') {
+  const midnight = new Date();
+  midnight.setHours(0, 0, 0, 0);
+  for (let attempt = 0; attempt < 8; attempt += 1) {
+    try {
+      const page = await api(`/call-records?agent=me&limit=50&since=${encodeURIComponent(midnight.toISOString())}`);
+      const wrapped = new Map(JSON.parse(localStorage.getItem(DISPOSITIONS) || '[]'));
+      $('history').replaceChildren(...page.items.map((r) => historyItem(r, wrapped)));
+      $('history-error').textContent = '';
+      if (!expect || page.items.some((r) => r.call_id === expect)) return;
+    } catch (err) {
+      $('history-error').textContent = t('history_unavailable');
+      return;
+    }
+    await new Promise((done) => setTimeout(done, 500));
+  }
 }
 
 // --- wiring ---
@@ -284,6 +465,20 @@ function bindState() {
   $('wrapup-form').addEventListener('submit', (e) => finishWrapUp(e).catch((err) => message(err.message)));
 }
 
+function bindCallWork() {
+  const failed = (err) => popMessage(t('crm_failed', { error: err.message }));
+  $('case-form').addEventListener('submit', (e) => openCase(e).catch(failed));
+  $('customer-form').addEventListener('submit', (e) => addCustomer(e).catch(failed));
+  for (const action of ['start', 'pause', 'resume', 'stop']) {
+    $(`rec-${action}`).addEventListener('click', () => recordingAction(action));
+  }
+}
+
+function priorities() {
+  fill($('case-priority'), ['low', 'normal', 'high', 'urgent'].map((v) => [v, t(`priority_${v}`)]),
+    $('case-priority').value || 'normal');
+}
+
 async function loadReasons() {
   let codes = [];
   try { codes = (await api('/reason-codes?limit=200')).items || []; } catch { /* shown without reasons */ }
@@ -310,6 +505,7 @@ async function enterDesk() {
   await devices().catch((e) => message(String(e)));
   phone.start(desk.me);
   await refreshState();
+  await loadHistory();
   events(['agent.activity_changed'], () => refreshState());
   desk.poll = setInterval(() => { renderState(); }, 1000);
   setInterval(refreshState, 5000);
@@ -327,8 +523,9 @@ function languages() {
     setLang($('lang').value);
     translate();
     keypad();
+    priorities();
     renderState();
-    if (desk.me) { loadReasons(); devices().catch((e) => message(String(e))); }
+    if (desk.me) { loadReasons(); devices().catch((e) => message(String(e))); loadHistory(); }
   });
   setLang(lang());
   translate();
@@ -337,8 +534,10 @@ function languages() {
 async function main() {
   languages();
   keypad();
+  priorities();
   bindPhone();
   bindState();
+  bindCallWork();
   $('login-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     $('login-error').textContent = '';

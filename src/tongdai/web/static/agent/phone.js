@@ -9,6 +9,22 @@ const PC_CONFIG = { iceServers: [] }; // rtpengine is reachable directly: no STU
 // on some networks, so the SDP goes this long after the first candidate instead of at "complete".
 const ICE_WAIT_MS = 1000;
 
+/** What tongdai says of a queued call on the INVITE (`X-Tongdai-*`): call and task ids, queue, the
+ *  caller's path through the call flow, what they entered (`name=value;...`, percent-encoded), the
+ *  customer and the queue's recording policy. Empty strings when the call came some other way. */
+export function popOf(request) {
+  const header = (name) => (request && request.hasHeader(name) ? String(request.getHeader(name)) : '');
+  const digits = header('X-Tongdai-Digits').split(';').filter(Boolean).map((pair) => {
+    const [name, value = ''] = pair.split('=');
+    try { return [decodeURIComponent(name), decodeURIComponent(value)]; } catch { return [name, value]; }
+  });
+  return {
+    callId: header('X-Tongdai-Call-Id'), taskId: header('X-Tongdai-Task-Id'), queue: header('X-Tongdai-Queue'),
+    ivrPath: header('X-Tongdai-Ivr-Path'), digits, customerId: header('X-Tongdai-Customer-Id'),
+    recording: header('X-Tongdai-Recording') || 'never',
+  };
+}
+
 export class Softphone {
   constructor() {
     this.ua = null;
@@ -61,6 +77,7 @@ export class Softphone {
     if (!this.session) this.session = s;
     const peer = s.remote_identity;
     const info = { number: peer.uri.user, name: peer.display_name || '', incoming: e.originator === 'remote' };
+    if (info.incoming) info.pop = popOf(e.request);
     s.on('peerconnection', (ev) => this._media(ev.peerconnection));
     let gathering = null;
     s.on('icecandidate', (ev) => { gathering ||= setTimeout(() => { gathering = null; ev.ready(); }, ICE_WAIT_MS); });

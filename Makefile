@@ -15,7 +15,7 @@ run: deps
 	$(VENV)/bin/tongdai run --demo
 
 test: deps-test
-	$(PY) -m pytest -m "not slow and not bench" -q $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow and not bench" -q --durations=15 $(PYTEST_ARGS)
 
 bench: deps-test
 	$(VENV)/bin/pip install -q -e ".[dev,bench]"

@@ -9,8 +9,17 @@ Supervisors join the same way (`/monitor`) to listen, whisper to the agent or ba
 mixer's hearing matrix decides who hears whom (docs/media.md). A supervisor whose phone is already in
 the call changes mode in the mixer without a new call.
 
-Plain RTP parties only (phones, trunks, SIPp): a browser party is refused with 409 until the mixer
-has a WebRTC side. A recording that runs on the call stops receiving media once the call is mixed.
+A browser party (the agent desktop's WebRTC phone) cannot talk plain RTP to the mixer, so its media
+keeps going through rtpengine: rtpengine re-offers to the browser from the side of the party it faced
+(`B2bua.reanchor_browser`), with the browser's mixer leg as that side's new peer; the browser keeps
+its ICE and DTLS session and rtpengine relays between it and the mixer. One browser party per call
+(the agent or the caller) is mixed this way; a second one, and a third party reachable only in a
+browser, are refused with 409 `conference_browser` (a third party's desk phones are rung, its
+browsers are not).
+
+A recording that runs on the call goes on in the same file: from the moment the call is mixed the
+DSP worker feeds it from the mix (the caller's own voice left, every other voice right) instead of
+rtpengine's forks, and its sidecar marks when (`DspWorker.record_mix`).
 
     POST /api/v1/calls/{call_id}/conference  {"target": "1003"}
     POST /api/v1/calls/{call_id}/monitor     {"extension": "1005", "mode": "listen" | "whisper" | "barge"}
@@ -22,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -32,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongdai.api.crud import ERROR_RESPONSES
 from tongdai.api.deps import Allow, session, tenant_of
-from tongdai.calls.b2bua import BROWSER_TRANSPORTS, B2bua, Call, Leg
+from tongdai.calls.b2bua import BROWSER_TRANSPORTS, B2bua, Call, Destination, Leg, uri_transport
 from tongdai.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tongdai.directory.models import Agent
 from tongdai.iam.roles import Role
@@ -99,15 +108,14 @@ class Conferences:
             dest = self.b2bua.resolve(target, call.tenant_id)
             if dest is None or not dest.targets:
                 raise NotFound(f"nobody to call at {target!r}", error_id="conference_target_unknown")
-            if any(leg.transport in BROWSER_TRANSPORTS for leg in room.parties.values()):
-                raise Conflict("a browser party cannot be mixed yet", error_id="conference_browser")
+            dest = desk_phones(dest, target)
             pid = f"party-{len(room.parties) + 1}"
             agent = next((p for p, leg in room.parties.items() if leg.role == "agent"), None)
             if mode is Mode.WHISPER and agent is None:
                 raise Conflict("nobody to whisper to: the call has no agent", error_id="conference_no_agent")
             address = await self.dsp.add_participant(call.id, pid, codec=Codec.PCMU, mode=mode,
                                                      whisper_to=agent if mode is Mode.WHISPER else None)
-            owner = next(iter(room.parties.values()))
+            owner = _plain_owner(room)
             leg, final = await self.b2bua.originate(owner, dest, party_sdp(*address, (Codec.PCMU, Codec.PCMA)))
             if leg is None:
                 await self.dsp.remove_participant(call.id, pid)
@@ -140,29 +148,46 @@ class Conferences:
         return leg
 
     async def _open(self, call: Call) -> Room:
-        """Move the two parties talking on `call` onto the mixer."""
+        """Move the two parties talking on `call` onto the mixer; a running recording follows them."""
         talking = [leg for leg in call.legs if not leg.ended and leg.dialog is not None and leg.peer is not None]
         if len(talking) < 2:
             raise Conflict("the call has no two parties talking", error_id="conference_not_joined")
-        if any(leg.transport in BROWSER_TRANSPORTS for leg in talking):
-            raise Conflict("a browser party cannot be mixed yet", error_id="conference_browser")
+        if sum(_in_browser(leg) for leg in talking) > 1:
+            raise Conflict("two browser parties cannot be mixed yet", error_id="conference_browser")
         room = Room(call)
-        for leg in talking:
-            pid = leg.dialog.local_tag if leg.dialog is not None else leg.label
-            codec = chosen_codec(leg.sdp)
-            address = await self.dsp.add_participant(call.id, pid, codec=codec)
-            answer = await self.b2bua.reinvite(leg, party_sdp(*address, (codec,)))
-            if answer is None:
-                await self.dsp.remove_participant(call.id, pid)
+        caller = next((leg for leg in talking if leg.role == "caller"), talking[0])
+        self.dsp.record_mix(call.id, call.id, _pid(caller))  # the recording's key is the call's id
+        # plain parties first: a browser's rtpengine side is re-used once the party it faced has left it
+        for leg in sorted(talking, key=_in_browser):
+            pid = _pid(leg)
+            if not await self._move(leg, pid):
                 await self._close(room)
                 raise Conflict(f"{leg.label} refused to join the conference", error_id="conference_refused")
-            self.dsp.set_remote(call.id, pid, sdp_media_address(answer.decode()))
             room.parties[pid] = leg
         for leg in talking:  # from now on each party leaves on its own
             leg.peer = None
         self.rooms[call.id] = room
         room.watcher = asyncio.get_running_loop().create_task(self._watch(room))
         return room
+
+    async def _move(self, leg: Leg, pid: str) -> bool:
+        """Give `leg` a mixer leg: a plain party in a re-INVITE with the leg's SDP, a browser party
+        through rtpengine in place of the party it faced. Whether it took it."""
+        call = leg.call
+        if _in_browser(leg) and leg.peer is not None:
+            address = await self.dsp.add_participant(call.id, pid, codec=Codec.PCMU)
+            offer = party_sdp(*address, (Codec.PCMU, Codec.PCMA))
+            answer = await self.b2bua.reanchor_browser(leg, leg.peer, offer)
+        else:
+            codec = chosen_codec(leg.sdp)
+            address = await self.dsp.add_participant(call.id, pid, codec=codec)
+            answer = await self.b2bua.reinvite(leg, party_sdp(*address, (codec,)))
+        if answer is None:
+            await self.dsp.remove_participant(call.id, pid)
+            return False
+        self.dsp.leg(call.id, pid).codec = chosen_codec(answer)
+        self.dsp.set_remote(call.id, pid, sdp_media_address(answer.decode()))
+        return True
 
     async def _watch(self, room: Room) -> None:
         """End the conference when the caller leaves or fewer than two parties remain."""
@@ -179,10 +204,36 @@ class Conferences:
 
     async def _close(self, room: Room) -> None:
         self.rooms.pop(room.call.id, None)
+        self.dsp.unrecord_mix(room.call.id)
         for pid in list(room.parties):
             with contextlib.suppress(KeyError):  # already gone with its conference
                 await self.dsp.remove_participant(room.call.id, pid)
         room.parties.clear()
+
+
+def desk_phones(dest: Destination, target: str) -> Destination:
+    """`dest` without its browser devices (a third party joins the mix over plain RTP only)."""
+    plain = [(uri, addr) for uri, addr in dest.targets if uri_transport(uri) not in BROWSER_TRANSPORTS]
+    if not plain:
+        raise Conflict(f"{target} is reachable only in a browser, which cannot be called into a conference yet",
+                       error_id="conference_browser")
+    return replace(dest, targets=plain)
+
+
+def _in_browser(leg: Leg) -> bool:
+    return leg.transport in BROWSER_TRANSPORTS
+
+
+def _pid(leg: Leg) -> str:
+    """A talking party's participant id in the mix: its dialog's tag."""
+    return leg.dialog.local_tag if leg.dialog is not None else leg.label
+
+
+def _plain_owner(room: Room) -> Leg:
+    """The party a new leg is placed for: a plain one still in the call (a browser owner would make
+    `B2bua.originate` re-offer its media through rtpengine)."""
+    plain = [leg for leg in room.parties.values() if not _in_browser(leg)]
+    return next((leg for leg in plain if not leg.ended), plain[0] if plain else next(iter(room.parties.values())))
 
 
 # ---------------------------------------------------------------------------------------------- API

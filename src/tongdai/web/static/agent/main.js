@@ -4,6 +4,7 @@ import { api, events, logIn, logOut, token } from '../shared/net.js';
 import { Softphone } from './phone.js';
 import { LANGUAGES, lang, setLang, t, translate } from './strings.js';
 import { Ringer } from './ringer.js';
+import { initConference } from './conference.js';
 
 const $ = (id) => document.getElementById(id);
 const phone = new Softphone();
@@ -538,6 +539,7 @@ async function main() {
   bindPhone();
   bindState();
   bindCallWork();
+  initConference({ callId: () => (desk.call && desk.call.pop && desk.call.pop.callId) || desk.tasks[0] });
   $('login-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     $('login-error').textContent = '';

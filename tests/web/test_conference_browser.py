@@ -1,0 +1,200 @@
+"""Conferences with a browser party, against `tongdai run --demo` with rtpengine: agent 1001 answers a
+SIPp caller in the agent desktop (Chromium, fake microphone) and presses Conference with 1003 (a SIPp
+desk phone that speaks the A-law capture). The caller is moved onto the DSP mixer by a re-INVITE; the
+browser is re-offered through rtpengine (its ICE and DTLS kept) with its mixer leg as the other side.
+The caller hears the third party (its RTP, decoded, correlates with the capture), the third party
+hears the caller, and the browser keeps receiving audio after the mix (getStats). A second test: a
+supervisor listens in on such a call from a desk phone and hears both sides while nobody hears it."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import numpy as np
+
+from tests.calls.capture import loopback_capture
+from tests.calls.sipp import free_udp_port, register, sipp_command
+from tests.calls.test_b2bua_sipp import finish, start
+from tests.calls.test_call_records import token
+from tests.web.test_agent_desktop import (
+    AGENT,
+    CAPTURES,
+    CHROMIUM_ARGS,
+    CONNECTION,
+    LOOPBACK_ONLY,
+    logged_in,
+    pytestmark,  # noqa: F401  (e2e, and skipped without chromium)
+    sales_line,  # noqa: F401  (the fixture: number 1800 leads to the sales queue)
+    shot,
+    wait_for,
+    wrap_up,
+)
+from tests.web.test_transfer_to_browser import caller_to_1001
+from tongdai.media.g711 import Codec, decode
+from tongdai.media.pcap import rtp_packets
+
+#: what the browser has received so far
+IN_PACKETS = "async () => (await window.tongdaiPhone.stats()).inPackets"
+#: the browser's call is up and its microphone reaches rtpengine (the caller says nothing before the mix)
+SENDING = """async () => {
+  const s = await window.tongdaiPhone.stats();
+  return {...s, ok: s.state === 'connected' && s.outPackets >= 100};
+}"""
+
+
+def spoken() -> np.ndarray:
+    """The capture both SIPp parties speak, as linear PCM."""
+    payloads = b"".join(p.payload for _, p in rtp_packets(CAPTURES / "g711a.pcap", payload_type=8))
+    return decode(Codec.PCMA, np.frombuffer(payloads, dtype=np.uint8)).astype(np.float64)
+
+
+def heard(capture, since: float) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The G.711 audio captured after `since`, decoded in arrival order."""
+    packets = [(t, p) for t, p in rtp_packets(capture) if t >= since and p.payload_type in (0, 8)]
+    packets.sort(key=lambda tp: tp[0])
+    chunks = [decode(Codec.PCMA if p.payload_type == 8 else Codec.PCMU, np.frombuffer(p.payload, np.uint8))
+              for _, p in packets]
+    return np.concatenate(chunks).astype(np.float64) if chunks else np.zeros(0)
+
+
+def best_correlation(x: np.ndarray, reference: np.ndarray, window_s: float = 2.0) -> float:
+    """The highest correlation of any 2 s of `reference` with `x` at its best lag (the other voices in
+    the mix, e.g. the browser's beeps, lower it; silence cannot raise it)."""
+    best = 0.0
+    n = int(window_s * 8000)
+    for start_at in range(0, len(reference) - n, n // 2):
+        ref = reference[start_at:start_at + n]
+        if np.std(ref) < 100:
+            continue  # a quiet stretch of the capture matches anything
+        size = len(x) + n
+        xcorr = np.fft.irfft(np.fft.rfft(x, size) * np.conj(np.fft.rfft(ref, size)), size)[:max(len(x) - n, 1)]
+        lag = int(np.argmax(np.abs(xcorr)))
+        segment = x[lag:lag + n]
+        if len(segment) == n and np.std(segment) > 0:
+            best = max(best, abs(float(np.corrcoef(segment, ref)[0, 1])))
+    return best
+
+
+def answered_by_1001(admin, seen: set[str | None]) -> str | None:  # type: ignore[no-untyped-def]
+    """The id of the newest call agent 1001 answered that is not in `seen` (queue log), waited for."""
+    deadline = time.monotonic() + 10
+    while True:
+        rows = admin.get("/api/v1/queue-log", limit="50").json()["items"]
+        fresh = [r["call_id"] for r in rows if r["event"] == "answered" and r["agent"] == "1001"
+                 and r["call_id"] not in seen]
+        if fresh or seen == set() or time.monotonic() > deadline:
+            return fresh[0] if fresh else None
+        time.sleep(0.25)
+
+
+def answer_in_browser(page) -> int:  # type: ignore[no-untyped-def]
+    """The agent answers the ringing call and its audio flows; the packets received so far."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#incoming")).to_be_visible(timeout=20_000)
+    page.click("#answer")
+    expect(page.locator("#in-call")).to_be_visible(timeout=10_000)
+    stats = wait_for(page, SENDING, 25)
+    assert stats and stats["ok"], (stats, page.evaluate(CONNECTION))
+    return int(page.evaluate(IN_PACKETS))
+
+
+def browser_keeps_receiving(page, before: int, seconds: float = 3.0) -> int:  # type: ignore[no-untyped-def]
+    """Packets the browser received in `seconds` after the mix (at 50 a second when audio flows)."""
+    time.sleep(seconds)
+    return int(page.evaluate(IN_PACKETS)) - before
+
+
+def test_given_agent_in_browser_when_it_conferences_a_desk_phone_then_all_three_hear_each_other(
+        running, sales_line, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    third_sip, third_media, caller_media = free_udp_port(), free_udp_port(), free_udp_port()
+    caller_pcap, third_pcap = tmp_path / "caller.pcap", tmp_path / "third.pcap"
+    third = start(sipp_command("uas_speak.xml", running.sip_port, port=third_sip, calls=1, workdir=tmp_path,
+                               keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}) + ["-mp", str(third_media)],
+                  tmp_path)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(permissions=["microphone"])
+            context.add_init_script(LOOPBACK_ONLY)
+            lan = logged_in(context, running.base, AGENT)
+            assert register("1003", "sip-demo-1003", third_sip, running.sip_port) == 200  # support: no sales calls
+            with loopback_capture(caller_media, caller_pcap), loopback_capture(third_media, third_pcap):
+                caller = caller_to_1001(running, "uac_queue_browser_transfer.xml", caller_media, tmp_path)
+                try:
+                    before = answer_in_browser(lan)
+                    lan.fill("#transfer-target", "1003")
+                    lan.click("#conference")
+                    expect(lan.locator("#conference")).to_have_attribute("data-state", "joined", timeout=20_000)
+                    mixed_at = time.time()
+                    shot(lan, "agent-conference")
+                    after_mix = browser_keeps_receiving(lan, int(lan.evaluate(IN_PACKETS)))
+                    rc, count, out = finish(caller, timeout=40)  # the caller hangs up 6 s after the mix
+                finally:
+                    if caller.poll() is None:
+                        caller.kill()
+            assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+            assert finish(third, timeout=20)[1] == {"successful": 1, "failed": 0}  # hung up once the caller left
+            expect(lan.locator("#wrapup")).to_be_visible(timeout=10_000)
+            wrap_up(lan, "resolved")
+        finally:
+            browser.close()
+            if third.poll() is None:
+                third.kill()
+            register("1003", "sip-demo-1003", third_sip, running.sip_port, expires=0)
+    assert after_mix >= 100, (before, after_mix)  # 3 s of the mix reached the browser
+    reference = spoken()
+    caller_heard, third_heard = heard(caller_pcap, mixed_at), heard(third_pcap, mixed_at)
+    assert len(caller_heard) >= 3 * 8000 and len(third_heard) >= 3 * 8000, (len(caller_heard), len(third_heard))
+    assert best_correlation(caller_heard, reference) > 0.6  # the caller heard the third party's speech
+    assert best_correlation(third_heard, reference) > 0.6  # the third party heard the caller's
+
+
+def test_given_agent_in_browser_when_a_supervisor_listens_then_it_hears_the_call_and_nobody_hears_it(
+        running, sales_line, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    sup_sip, sup_media, caller_media = free_udp_port(), free_udp_port(), free_udp_port()
+    caller_pcap, sup_pcap = tmp_path / "caller.pcap", tmp_path / "supervisor.pcap"
+    supervisor = start(sipp_command("uas_speak.xml", running.sip_port, port=sup_sip, calls=1, workdir=tmp_path,
+                                    keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}) + ["-mp", str(sup_media)],
+                       tmp_path)
+    headers = {"Authorization": f"Bearer {token(running.base, 'supervisor@demo.example', 'supervisor-demo-2026')}"}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(permissions=["microphone"])
+            context.add_init_script(LOOPBACK_ONLY)
+            lan = logged_in(context, running.base, AGENT)
+            assert register("1003", "sip-demo-1003", sup_sip, running.sip_port) == 200  # the supervisor's phone
+            seen = {answered_by_1001(sales_line, set())}
+            with loopback_capture(caller_media, caller_pcap), loopback_capture(sup_media, sup_pcap):
+                caller = caller_to_1001(running, "uac_queue_browser_transfer.xml", caller_media, tmp_path)
+                try:
+                    answer_in_browser(lan)
+                    call_id = answered_by_1001(sales_line, seen)
+                    r = httpx.post(f"{running.base}/api/v1/calls/{call_id}/monitor",
+                                   json={"extension": "1003", "mode": "listen"}, headers=headers, timeout=30)
+                    assert r.status_code == 200, r.text
+                    mixed_at = time.time()
+                    after_mix = browser_keeps_receiving(lan, int(lan.evaluate(IN_PACKETS)))
+                    rc, count, out = finish(caller, timeout=40)
+                finally:
+                    if caller.poll() is None:
+                        caller.kill()
+            assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+            assert finish(supervisor, timeout=20)[1] == {"successful": 1, "failed": 0}
+            expect(lan.locator("#wrapup")).to_be_visible(timeout=10_000)
+            wrap_up(lan, "resolved")
+        finally:
+            browser.close()
+            if supervisor.poll() is None:
+                supervisor.kill()
+            register("1003", "sip-demo-1003", sup_sip, running.sip_port, expires=0)
+    assert after_mix >= 100, after_mix  # the browser still hears the caller through the mixer
+    reference = spoken()
+    assert best_correlation(heard(sup_pcap, mixed_at), reference) > 0.6  # the supervisor heard the caller
+    assert best_correlation(heard(caller_pcap, mixed_at), reference) < 0.3  # the caller did not hear it

@@ -29,8 +29,11 @@ from tests.web.test_agent_desktop import (
     SCENARIOS,
     Admin,
     logged_in,
+    sales_line,  # noqa: F401  (the fixture: number 1800 leads to the sales queue)
     shot,
+    wrap_up,
 )
+from tests.web.test_transfer_to_browser import caller_to_1001, two_agents
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not os.access("/usr/bin/chromium", os.X_OK),
                                                   reason="chromium not installed")]
@@ -175,3 +178,40 @@ def test_given_caller_through_menu_and_digits_when_agent_works_the_call_then_pop
     assert item is not None and item["case_id"] == cases["Wants a faster plan"]["id"]
     assert item["notes"] == "Asked about fibre plans; duplicate invoice removed"
     assert item["ivr_path"] == ["main_menu", "account", "sales_queue"] and item["collected"]["account"] == "4271"
+
+
+def test_given_queued_call_blind_transferred_to_a_second_browser_then_its_offer_shows_the_same_pop(
+        running, sales_line, tmp_path):  # noqa: F811
+    """Agent 1001 takes a sales-line call and blind-transfers it to 1002's browser: the INVITE to 1002
+    carries the call's X-Tongdai-* headers again, so 1002 sees the queue and the same call id."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            lan, minh = two_agents(browser, running.base)
+            caller = caller_to_1001(running, "uac_queue_browser_transfer.xml", free_udp_port(), tmp_path)
+            try:
+                expect(lan.locator("#incoming")).to_be_visible(timeout=20_000)
+                expect(lan.locator("#incoming-queue")).to_have_text("sales")
+                call_id = lan.locator("#pop").get_attribute("data-call-id")
+                assert call_id
+                lan.click("#answer")
+                expect(lan.locator("#in-call")).to_be_visible(timeout=10_000)
+                lan.fill("#transfer-target", "1002")
+                lan.click("#blind")
+                expect(minh.locator("#incoming")).to_be_visible(timeout=20_000)
+                expect(minh.locator("#incoming-queue")).to_have_text("sales")
+                assert minh.locator("#pop").get_attribute("data-call-id") == call_id
+                minh.click("#answer")
+                expect(minh.locator("#in-call")).to_be_visible(timeout=10_000)
+                rc, count, out = finish(caller, timeout=40)  # the caller hangs up 6 s after the join
+            finally:
+                if caller.poll() is None:
+                    caller.kill()
+            assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+            expect(minh.locator("#wrapup")).to_be_visible(timeout=10_000)
+            wrap_up(minh, "resolved")
+            wrap_up(lan, "escalated")
+        finally:
+            browser.close()

@@ -144,6 +144,8 @@ class Call:
     queue: str = ""  # inbound calls: the queue the caller waited in, the agent who answered
     agent: str = ""
     wait_s: float = 0.0
+    #: what the agent's phone was told of the call (`X-Tongdai-*`), told again to whom it is transferred
+    pop_headers: list[tuple[str, str]] = field(default_factory=list)
 
 
 class B2bua:
@@ -319,19 +321,6 @@ class B2bua:
         if final.body:
             leg.sdp = final.body
         return final.body or None
-
-    async def reanchor_browser(self, browser: Leg, side: Leg, body: bytes) -> bytes | None:
-        """Give a browser party a new plain RTP peer (`body`: its SDP, e.g. a mixer leg) in place of
-        `side`, the party it faced in rtpengine: rtpengine re-offers to the browser from `side`'s tag,
-        so the browser keeps its own ICE and DTLS session and only the plain end moves. The anchored
-        answer for the new peer, or None when the browser refused."""
-        call = browser.call
-        offer = (await call.anchor.offer(call.id, self._tag(side), body.decode(), webrtc=True)).encode()
-        answer = await self.reinvite(browser, _dtls_client(offer) if browser.dtls_client else offer)
-        if answer is None:
-            return None
-        return (await call.anchor.answer(call.id, self._tag(side), self._tag(browser), answer.decode(),
-                                         webrtc=True)).encode()
 
     async def hang_up(self, leg: Leg) -> None:
         await self._hang_up(leg)
@@ -749,7 +738,8 @@ class B2bua:
         transferee = transferor.peer
         await self._notify_refer(transferor, 100, "Trying")
         early = await self._browser_offer(transferee, dest)
-        new, final = await self._originate(transferor, dest, early[0] if early else b"")
+        new, final = await self._originate(transferor, dest, early[0] if early else b"",
+                                           extra_headers=transferee.call.pop_headers)
         if new is None or final is None:
             status = final.status if final is not None else 408
             await self._notify_refer(transferor, status, final.reason if final is not None else "Request Timeout",

@@ -704,7 +704,8 @@ class InboundCalls:
             dest = remote_dest  # through the trunk: its gateways in turn, its credentials
         else:
             dest = Destination(targets, w.tenant_id, "extension", ",".join(sorted(set(worker_of.values()))))
-        agent_leg, final = await self.b2bua.originate(w.caller, dest, offer_sdp, extra_headers=await self._pop(w))
+        w.call.pop_headers = await self._pop(w)
+        agent_leg, final = await self.b2bua.originate(w.caller, dest, offer_sdp, extra_headers=w.call.pop_headers)
         if w.done or w.caller.ended:
             if agent_leg is not None:
                 await self.b2bua.hang_up(agent_leg)

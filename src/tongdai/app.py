@@ -161,6 +161,7 @@ def _inbound_calls(app: App, media: Any) -> Any:
         inbound.on_answered.append(recordings.answered)
         b2bua.on_call_end.append(recordings.call_ended)
         app.recordings = recordings  # type: ignore[attr-defined]
+        app.inbound = inbound  # type: ignore[attr-defined]  # scheduled callbacks are placed through it
         app.http.state.recordings = recordings  # POST /api/v1/calls/{call_id}/recording
         from tongdai.calls.conference import Conferences
 
@@ -227,6 +228,15 @@ def _speech(app: App) -> Any:
     return speech
 
 
+def _callbacks(app: App) -> Any:
+    """Scheduled callbacks, placed through the inbound calls' callback path when SIP runs."""
+    from tongdai.callbacks.placer import CallbackScheduler
+
+    scheduler = CallbackScheduler(app.db, lambda: getattr(app, "inbound", None))
+    app.http.state.callbacks = scheduler  # the API pokes it when a callback is booked or moved
+    return scheduler
+
+
 def build_app(settings: Settings) -> App:
     """Build the App and every service from the settings."""
     app = App(settings)
@@ -255,4 +265,5 @@ def build_app(settings: Settings) -> App:
 
     app.services.append(CallRecords(app.db, app.bus))
     app.services.append(_crm(app))  # after the call records: a call's interaction links to its CDR
+    app.services.append(_callbacks(app))  # last: callbacks due while tongdai was down are placed once all runs
     return app

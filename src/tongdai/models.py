@@ -1,5 +1,6 @@
 """Every table of tongdai, imported so that Alembic and tests see one metadata."""
 
+from tongdai.callbacks import models as _callbacks  # noqa: F401
 from tongdai.calls import models as _calls  # noqa: F401
 from tongdai.core.db import Base
 from tongdai.crm import models as _crm  # noqa: F401

@@ -15,6 +15,7 @@ from tongdai.api import errors
 from tongdai.api import events as event_stream
 from tongdai.api.middleware import BodyLimit, RequestMetrics
 from tongdai.api.state import ApiContext
+from tongdai.callbacks import api as callbacks_api
 from tongdai.calls import api as calls_api
 from tongdai.calls import conference as calls_conference
 from tongdai.calls import recording as calls_recording
@@ -57,6 +58,7 @@ def create_app(ctx: ApiContext, metrics: Metrics, extra_routers: list[APIRouter]
     api.include_router(calls_conference.router)
     api.include_router(ivr_api.router)
     api.include_router(crm_api.router)
+    api.include_router(callbacks_api.router)
     api.include_router(softphone_api.router)
     for r in extra_routers or []:
         api.include_router(r)

@@ -114,6 +114,11 @@ class Callback:
     entered: float
     call: Call | None = None
     agent: str = ""
+    whisper: str = ""  # what the agent hears first (default: CALLBACK_WHISPER and the number)
+    agent_id: str = ""  # only this agent may take it (a scheduled callback an agent kept for themselves)
+    result: str = ""  # how the attempt ended: answered, no_answer, busy, failed, no_agent
+    #: told how the attempt ended (result, call id): scheduled callbacks store it and retry
+    on_done: Callable[[str, str], Awaitable[None]] | None = None
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
@@ -615,11 +620,30 @@ class InboundCalls:
         return True
 
     # --- callbacks ---
+    async def schedule_callback(self, *, task_id: str, tenant_id: str, queue: str, number: str, whisper: str = "",
+                                agent_id: str = "", on_done: Callable[[str, str], Awaitable[None]] | None = None
+                                ) -> None:
+        """A scheduled callback falls due: a callback task in its queue that waits for a free agent (or
+        only `agent_id`), then is placed like a caller's callback; `on_done` hears how it ended."""
+        cb = Callback(task_id, tenant_id, queue, number, "", time.time(), whisper=whisper, agent_id=agent_id,
+                      on_done=on_done)
+        attributes = {"queue": queue, "callback": "true", "scheduled": "true", "number": number}
+        if agent_id:
+            attributes["preferred_worker"] = agent_id  # queues with the preferred strategy honour it at once
+        self.callbacks[task_id] = cb  # before the submit: the offer may come at once
+        await self._log_row(tenant_id, task_id, queue, "callback", detail=number)
+        async with self.db.session() as session:
+            await self.routing.submit(session, tenant_id, Task(task_id, channel="voice", attributes=attributes,
+                                                                tenant_id=tenant_id))
+
     async def _place_callback(self, cb: Callback, event: TaskReserved) -> None:
         """An agent is free for a callback: ring the agent (who hears what it is), then call the customer
         and join them; an agent who does not answer is put not-ready and the callback waits on."""
         engine = self.routing.engines.get(cb.tenant_id)
         wid = event.worker_ids[0]
+        if cb.agent_id and wid != cb.agent_id:  # kept for another agent: this one skips it a while
+            await self._routing_for(cb.tenant_id, cb.task_id, lambda e, now: e.reject(event.reservation_id, wid, now))
+            return
         worker = engine.workers.get(wid) if engine is not None else None
         ext = str(worker.attributes.get("extension", "")) if worker is not None else ""
         dest = self.b2bua.resolve(ext, cb.tenant_id) if ext else None
@@ -643,7 +667,8 @@ class InboundCalls:
         await self._routing_for(cb.tenant_id, cb.task_id, lambda e, now: e.accept(event.reservation_id, now, wid))
         if self.prompts is not None and call.anchor is not PASSTHROUGH:
             with contextlib.suppress(Exception):
-                info = await self.prompts.speak(f"{CALLBACK_WHISPER} {' '.join(cb.number)}", language="en")
+                info = await self.prompts.speak(cb.whisper or f"{CALLBACK_WHISPER} {' '.join(cb.number)}",
+                                                language="en")
                 ms = await call.anchor.play(call.id, agent.dialog.local_tag, str(info.path))  # type: ignore[attr-defined]
                 await asyncio.sleep(ms / 1000)
         customer_dest = self.b2bua.resolve(cb.number, cb.tenant_id)
@@ -651,11 +676,13 @@ class InboundCalls:
                            if customer_dest is not None and not agent.ended else (None, None))
         if customer is None:
             status = final.status if final is not None else 408
+            cb.result = "busy" if status in (486, 600) else "no_answer" if status in (408, 480, 487) else "failed"
             await self._log_row(cb.tenant_id, cb.task_id, cb.queue, "callback_failed", agent=ext,
                                 detail=f"status {status}")
             await self.b2bua.hang_up(agent)
             return
         await self.b2bua.bridge(agent, customer)
+        cb.result = "answered"
         call.wait_s = time.time() - cb.entered
         await self._log_row(cb.tenant_id, cb.task_id, cb.queue, "answered", agent=ext, wait_s=call.wait_s,
                             detail="callback")
@@ -783,6 +810,11 @@ class InboundCalls:
         to take this over)."""
         w = self.waiting.pop(event.task_id or "", None)
         if w is None:
+            cb = self.callbacks.get(event.task_id or "")
+            if cb is not None and cb.call is None and cb.on_done is not None:  # nobody took it in time
+                self.callbacks.pop(cb.task_id, None)
+                await self._log_row(cb.tenant_id, cb.task_id, cb.queue, "left", detail=event.reason)
+                await cb.on_done("no_agent", "")
             return
         w.done = True
         await self._log(w, "left", detail=f"{event.reason} -> {event.destination}", wait_s=time.time() - w.entered)
@@ -831,6 +863,9 @@ class InboundCalls:
         if reached or task is None:
             self.callbacks.pop(cb.task_id, None)
             await self._log_row(cb.tenant_id, cb.task_id, cb.queue, "completed", agent=cb.agent, detail="callback")
+        if cb.on_done is not None and (reached or cb.result):  # a scheduled callback's attempt is over
+            self.callbacks.pop(cb.task_id, None)
+            await cb.on_done("answered" if reached else cb.result, cb.call.id if cb.call is not None else "")
 
     # --- plumbing ---
     async def _routing(self, w: Waiting, fn: Callable[..., list[object]]) -> None:

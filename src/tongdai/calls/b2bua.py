@@ -322,6 +322,19 @@ class B2bua:
             leg.sdp = final.body
         return final.body or None
 
+    async def reanchor_browser(self, browser: Leg, side: Leg, body: bytes) -> bytes | None:
+        """Give a browser party a new plain RTP peer (`body`: its SDP, e.g. a mixer leg) in place of
+        `side`, the party it faced in rtpengine: rtpengine re-offers to the browser from `side`'s tag,
+        so the browser keeps its own ICE and DTLS session and only the plain end moves. The anchored
+        answer for the new peer, or None when the browser refused."""
+        call = browser.call
+        offer = (await call.anchor.offer(call.id, self._tag(side), body.decode(), webrtc=True)).encode()
+        answer = await self.reinvite(browser, _dtls_client(offer) if browser.dtls_client else offer)
+        if answer is None:
+            return None
+        return (await call.anchor.answer(call.id, self._tag(side), self._tag(browser), answer.decode(),
+                                         webrtc=True)).encode()
+
     async def hang_up(self, leg: Leg) -> None:
         await self._hang_up(leg)
 

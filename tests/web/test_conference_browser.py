@@ -1,9 +1,10 @@
 """Conferences with a browser party, against `tongdai run --demo` with rtpengine: agent 1001 answers a
 SIPp caller in the agent desktop (Chromium, fake microphone) and presses Conference with 1003 (a SIPp
-desk phone that speaks the A-law capture). The caller is moved onto the DSP mixer by a re-INVITE; the
+desk phone that speaks a 1700 Hz tone). The caller (speaking the A-law capture) is moved onto the DSP mixer by a re-INVITE; the
 browser is re-offered through rtpengine (its ICE and DTLS kept) with its mixer leg as the other side.
-The caller hears the third party (its RTP, decoded, correlates with the capture), the third party
-hears the caller, and the browser keeps receiving audio after the mix (getStats). A second test: a
+The caller hears the third party (the tone in its decoded RTP) and not itself, the third party hears
+the caller (its RTP correlates with the capture) and not itself, the browser keeps receiving audio
+after the mix (getStats), and the call's recording has the tone on its agent channel. A second test: a
 supervisor listens in on such a call from a desk phone and hears both sides while nobody hears it."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tests.calls.capture import loopback_capture
 from tests.calls.sipp import free_udp_port, register, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
 from tests.calls.test_call_records import token
+from tests.calls.tone_pcap import tone_pcap, tone_share
 from tests.web.test_agent_desktop import (
     AGENT,
     CAPTURES,
@@ -34,6 +36,7 @@ from tests.web.test_transfer_to_browser import caller_to_1001
 from tongdai.media.g711 import Codec, decode
 from tongdai.media.pcap import rtp_packets
 
+TONE = 1700.0
 #: what the browser has received so far
 IN_PACKETS = "async () => (await window.tongdaiPhone.stats()).inPackets"
 #: the browser's call is up and its microphone reaches rtpengine (the caller says nothing before the mix)
@@ -112,9 +115,9 @@ def test_given_agent_in_browser_when_it_conferences_a_desk_phone_then_all_three_
 
     third_sip, third_media, caller_media = free_udp_port(), free_udp_port(), free_udp_port()
     caller_pcap, third_pcap = tmp_path / "caller.pcap", tmp_path / "third.pcap"
+    tone = tone_pcap(tmp_path / "tone.pcap", TONE, 10.0)
     third = start(sipp_command("uas_speak.xml", running.sip_port, port=third_sip, calls=1, workdir=tmp_path,
-                               keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}) + ["-mp", str(third_media)],
-                  tmp_path)
+                               keys={"audio_pcap": str(tone)}) + ["-mp", str(third_media)], tmp_path)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
@@ -122,10 +125,12 @@ def test_given_agent_in_browser_when_it_conferences_a_desk_phone_then_all_three_
             context.add_init_script(LOOPBACK_ONLY)
             lan = logged_in(context, running.base, AGENT)
             assert register("1003", "sip-demo-1003", third_sip, running.sip_port) == 200  # support: no sales calls
+            seen = {answered_by_1001(sales_line, set())}
             with loopback_capture(caller_media, caller_pcap), loopback_capture(third_media, third_pcap):
                 caller = caller_to_1001(running, "uac_queue_browser_transfer.xml", caller_media, tmp_path)
                 try:
                     before = answer_in_browser(lan)
+                    call_id = answered_by_1001(sales_line, seen)
                     lan.fill("#transfer-target", "1003")
                     lan.click("#conference")
                     expect(lan.locator("#conference")).to_have_attribute("data-state", "joined", timeout=20_000)
@@ -149,8 +154,32 @@ def test_given_agent_in_browser_when_it_conferences_a_desk_phone_then_all_three_
     reference = spoken()
     caller_heard, third_heard = heard(caller_pcap, mixed_at), heard(third_pcap, mixed_at)
     assert len(caller_heard) >= 3 * 8000 and len(third_heard) >= 3 * 8000, (len(caller_heard), len(third_heard))
-    assert best_correlation(caller_heard, reference) > 0.6  # the caller heard the third party's speech
-    assert best_correlation(third_heard, reference) > 0.6  # the third party heard the caller's
+    assert tone_share(caller_heard, TONE) > 0.6, tone_share(caller_heard, TONE)  # the caller heard the third party
+    assert best_correlation(caller_heard, reference) < 0.3  # and not itself
+    assert best_correlation(third_heard, reference) > 0.6  # the third party heard the caller's speech
+    assert tone_share(third_heard, TONE) < 0.05  # and not itself
+    assert_recorded(sales_line, running, call_id)
+
+
+def assert_recorded(admin, running, call_id: str | None) -> None:  # type: ignore[no-untyped-def]
+    """The call's recording (on its CDR) has the tone on its agent channel after the mix, none before."""
+    import json
+    import wave
+
+    from tests.conftest import wait_until
+
+    def location() -> str | None:
+        rows = admin.get("/api/v1/call-records", limit="20").json()["items"]
+        return next((r["recording"] for r in rows if r["call_id"] == call_id and r["recording"]), None)
+
+    assert call_id and wait_until(lambda: location() is not None, timeout=15)
+    wav_path = running.workdir / "var" / "recordings" / str(location())
+    with wave.open(str(wav_path)) as w:
+        frames = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2).astype(np.float64)
+    marks = json.loads(wav_path.with_suffix(".json").read_text())["marks"]
+    cut = int(marks[0]["at"] * 8000)
+    assert [m["event"] for m in marks] == ["mixed"] and tone_share(frames[:cut, 1], TONE) == 0.0
+    assert tone_share(frames[cut:, 1], TONE) > 0.6, tone_share(frames[cut:, 1], TONE)
 
 
 def test_given_agent_in_browser_when_a_supervisor_listens_then_it_hears_the_call_and_nobody_hears_it(

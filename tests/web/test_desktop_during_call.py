@@ -121,6 +121,8 @@ def test_given_caller_through_menu_and_digits_when_agent_works_the_call_then_pop
                 expect(page.locator("#pop-solved")).to_contain_text("Invoice shows twice (solved", timeout=5_000)
                 expect(page.locator("#pop-cases")).not_to_contain_text("Invoice shows twice")
                 expect(page.locator("#pop-message")).to_have_text("Case “Invoice shows twice” updated")
+                # the keyboard stays on the case just updated, in its new list
+                expect(page.locator("#pop-solved li", has_text="Invoice shows twice").locator("select")).to_be_focused()
                 page.fill("#call-notes", "Asked about fibre plans; duplicate invoice removed")
 
                 # recording on demand: started, paused, resumed; the API says the same

@@ -257,6 +257,8 @@ async function updateCase(c, status, comment) {
   await api(`/cases/${encodeURIComponent(c.id)}`, { method: 'PATCH', body });
   popMessage(t('case_updated', { subject: c.subject }));
   await lookUp($('pop-number').textContent);
+  // the lists were drawn again: the keyboard stays on this case (now perhaps among the solved ones)
+  document.querySelector(`li[data-case-id="${CSS.escape(c.id)}"] select`)?.focus();
 }
 
 /** Open a case for the customer on the call (linked to the call's interaction at wrap-up). */

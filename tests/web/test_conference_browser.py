@@ -1,7 +1,8 @@
 """Conferences with a browser party, against `tongdai run --demo` with rtpengine: agent 1001 answers a
 SIPp caller in the agent desktop (Chromium, fake microphone) and presses Conference with 1003 (a SIPp
-desk phone that speaks a 1700 Hz tone). The caller (speaking the A-law capture) is moved onto the DSP mixer by a re-INVITE; the
-browser is re-offered through rtpengine (its ICE and DTLS kept) with its mixer leg as the other side.
+desk phone that speaks a 1700 Hz tone). The caller (speaking the A-law capture) is moved onto the
+DSP mixer by a re-INVITE; the browser is re-offered through rtpengine (its ICE and DTLS kept) with
+its mixer leg as the other side.
 The caller hears the third party (the tone in its decoded RTP) and not itself, the third party hears
 the caller (its RTP correlates with the capture) and not itself, the browser keeps receiving audio
 after the mix (getStats), and the call's recording has the tone on its agent channel. A second test: a
@@ -125,6 +126,9 @@ def test_given_agent_in_browser_when_it_conferences_a_desk_phone_then_all_three_
             context = browser.new_context(permissions=["microphone"])
             context.add_init_script(LOOPBACK_ONLY)
             lan = logged_in(context, running.base, AGENT)
+            for code, word in (("vi", "Hội nghị"), ("zh", "会议"), ("en", "Conference")):  # the button's language
+                lan.select_option("#lang", code)
+                expect(lan.locator("#conference")).to_have_text(word)
             assert register("1003", "sip-demo-1003", third_sip, running.sip_port) == 200  # support: no sales calls
             seen = {answered_by_1001(sales_line, set())}
             with loopback_capture(caller_media, caller_pcap), loopback_capture(third_media, third_pcap):

@@ -137,6 +137,15 @@ def test_given_caller_through_menu_and_digits_when_agent_works_the_call_then_pop
                 expect(page.locator("#rec-resume")).to_be_visible()
                 assert recording_state(running.base, lan, call_id) == "paused"
                 shot(page, "agent-during-call")
+                # in Vietnamese and Chinese the call's work speaks the language too, then back to English
+                for code, solved, paused, open_case in (("vi", "đã giải quyết", "tạm dừng", "Mở yêu cầu"),
+                                                        ("zh", "已解决", "已暂停", "新建工单")):
+                    page.select_option("#lang", code)
+                    expect(page.locator("#pop-solved")).to_contain_text(solved, timeout=5_000)
+                    expect(page.locator("#rec-state")).to_have_text(paused)
+                    expect(page.locator("#case-form button[type=submit]")).to_have_text(open_case)
+                page.select_option("#lang", "en")
+                expect(page.locator("#rec-state")).to_have_text("paused")
                 page.click("#rec-resume")
                 expect(page.locator("#rec-state")).to_have_attribute("data-rec-state", "recording", timeout=5_000)
                 assert recording_state(running.base, lan, call_id) == "recording"

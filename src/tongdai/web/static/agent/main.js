@@ -20,6 +20,7 @@ const desk = {
   call: null,             // {number, started, answered, pop: the INVITE's X-Tongdai-* facts, customerId, caseId}
   wrapping: null,         // the call being wrapped up
   poll: null,
+  recording: null,        // {policy, state} of the call's recording as last shown
 };
 
 // --- helpers ---
@@ -141,6 +142,7 @@ function ended(info) {
   call.ended = Date.now();
   call.notes = $('call-notes').value;
   show('recording', false);
+  desk.recording = null;
   show('call-notes-label', false);
   show('case-form', false);
   show('customer-form', false);
@@ -293,6 +295,7 @@ async function addCustomer(event) {
 
 // --- recording, as the queue's policy allows (POST /calls/{id}/recording) ---
 function renderRecording(policy, state) {
+  desk.recording = { policy, state };
   const el = $('rec-state');
   el.dataset.recState = state;
   el.dataset.state = { recording: 'on_call', paused: 'not_ready' }[state] || 'offline';
@@ -529,6 +532,12 @@ function languages() {
     priorities();
     renderState();
     if (desk.me) { loadReasons(); devices().catch((e) => message(String(e))); loadHistory(); }
+    if (desk.call) lookUp(desk.call.number); // the case lists speak the new language too
+    if (desk.recording) renderRecording(desk.recording.policy, desk.recording.state);
+    if (desk.call && desk.call.pop) {
+      $('pop-ivr').textContent = desk.call.pop.ivrPath || t('none');
+      $('pop-digits').textContent = digitsText(desk.call.pop.digits);
+    }
   });
   setLang(lang());
   translate();

@@ -18,7 +18,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypedDict
 from urllib.parse import unquote
 
 from tongdai.calls.events import CallAnswered, CallEnded, CallTransferred
@@ -45,7 +45,8 @@ _LINE_BREAK = re.compile(r"[\r\n\x00]")
 class MediaAnchor(Protocol):
     """Where each leg's media description is anchored (rtpengine's offer/answer)."""
 
-    async def offer(self, call_id: str, from_tag: str, sdp: str, *, webrtc: bool = False) -> str: ...
+    async def offer(self, call_id: str, from_tag: str, sdp: str, *, webrtc: bool = False,
+                    dtls_hash: str | None = None) -> str: ...
     async def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str, *, webrtc: bool = False) -> str: ...
     async def delete(self, call_id: str) -> None: ...
     async def echo(self, call_id: str, from_tag: str, sdp: str) -> str: ...
@@ -54,7 +55,8 @@ class MediaAnchor(Protocol):
 class Passthrough:
     """No anchoring: each party's media description goes to the other as it is."""
 
-    async def offer(self, call_id: str, from_tag: str, sdp: str, *, webrtc: bool = False) -> str:
+    async def offer(self, call_id: str, from_tag: str, sdp: str, *, webrtc: bool = False,
+                    dtls_hash: str | None = None) -> str:
         return sdp
 
     async def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str, *, webrtc: bool = False) -> str:
@@ -827,8 +829,11 @@ class B2bua:
         assert transferor.peer is not None and other.peer is not None
         transferee, target = transferor.peer, other.peer
         await self._notify_refer(transferor, 100, "Trying")
-        offer = await self._offerless_reinvite(target)
-        ok = offer is not None and await self._rejoin(transferee, target, offer)
+        if _browser_joins_plain(transferee, target):
+            ok = await self._reoffer_browser(transferee, target)
+        else:
+            offer = await self._offerless_reinvite(target)
+            ok = offer is not None and await self._rejoin(transferee, target, offer)
         await self._notify_refer(transferor, 200 if ok else 488, "OK" if ok else "Not Acceptable Here", done=True)
         if ok:
             self._detach(transferor)
@@ -837,6 +842,25 @@ class B2bua:
             self.on_event(CallTransferred(tenant_id=transferee.call.tenant_id, at=time.time(),
                                           call_id=transferee.call.id, transferee=transferee.label,
                                           target=target.label, attended=True))
+
+    async def _reoffer_browser(self, transferee: Leg, target: Leg) -> bool:
+        """Attended transfer of a plain party to a browser already in a call (the consulted agent):
+        as for a blind transfer to a browser (`_browser_offer`), rtpengine offers to the browser from
+        the transferee's media under a fresh tag, here in a re-INVITE of the browser's dialog. The
+        browser's new side is in another rtpengine call than its old one, with the same certificate:
+        the offer's fingerprint is made with another hash so that the browser sees it change and starts
+        a new DTLS session (Chromium keeps the old one, and the new side gets no keys, otherwise)."""
+        if target.call is not transferee.call:  # the browser joins the transferee's call (and its media)
+            target.call.legs.remove(target)
+            target.call = transferee.call
+            transferee.call.legs.append(target)
+        tag = f"{self._tag(transferee)}-{new_tag()}"
+        talking = _DIRECTION.sub(b"a=sendrecv", transferee.sdp)  # its last SDP answered the consult's hold
+        offer = await transferee.call.anchor.offer(transferee.call.id, tag, talking.decode(), webrtc=True,
+                                                   dtls_hash=_other_dtls_hash(target.local_sdp))
+        if await self.reinvite(target, _same_mid(_dtls_client(offer.encode()), target.sdp)) is None:
+            return False
+        return await self._join_offered(transferee, target, tag)
 
     async def _offerless_reinvite(self, leg: Leg) -> bytes | None:
         """A re-INVITE without SDP: the 2xx carries the party's offer (answered in the ACK later)."""
@@ -1039,11 +1063,35 @@ def uri_transport(uri: str) -> str:
 BROWSER_TRANSPORTS = frozenset({"WS", "WSS"})
 
 
-def _webrtc(a: str, b: str) -> dict[str, bool]:
+class WebrtcOption(TypedDict, total=False):
+    """The anchor's keyword for media between a browser and a plain party."""
+
+    webrtc: bool
+
+
+def _webrtc(a: str, b: str) -> WebrtcOption:
     """The anchor's `webrtc` option for media between parties reached over transports `a` and `b`:
     set when exactly one is a browser (the anchor reads which from the SDP); empty otherwise, so that
     anchors without the option (and calls without a browser) are untouched."""
     return {"webrtc": True} if (a in BROWSER_TRANSPORTS) != (b in BROWSER_TRANSPORTS) else {}
+
+
+def _browser_joins_plain(transferee: Leg, target: Leg) -> bool:
+    """A plain party (phone, trunk) transferred to a browser party of another call, through rtpengine."""
+    return (target.transport in BROWSER_TRANSPORTS and transferee.transport not in BROWSER_TRANSPORTS
+            and transferee.call.anchor is not PASSTHROUGH)
+
+
+def _same_mid(offer: bytes, browser_sdp: bytes) -> bytes:
+    """`offer` with the media id the browser's session already has (rtpengine generates its own, and
+    a browser refuses a re-offer whose m-line changed its mid)."""
+    mid = re.search(rb"^a=mid:(\S+)", browser_sdp, re.M)
+    return re.sub(rb"^a=mid:\S+", b"a=mid:" + mid.group(1), offer, flags=re.M) if mid else offer
+
+
+def _other_dtls_hash(sdp: bytes) -> str:
+    """A fingerprint hash other than the one in `sdp` (what a browser was last told of its peer)."""
+    return "sha-256" if re.search(rb"^a=fingerprint:sha-384 ", sdp, re.M) else "sha-384"
 
 
 def _dtls_client(sdp: bytes) -> bytes:

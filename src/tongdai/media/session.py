@@ -88,9 +88,14 @@ class RtpengineAnchor:
         if self.inject_dtmf:
             options["flags"] = [*options.get("flags", []), "inject-DTMF"]
 
-    async def offer(self, call_id: str, from_tag: str, sdp: str, *, webrtc: bool = False) -> str:
-        """Anchor the offer of leg `from_tag`; returns the SDP to send to the other leg."""
+    async def offer(self, call_id: str, from_tag: str, sdp: str, *, webrtc: bool = False,
+                    dtls_hash: str | None = None) -> str:
+        """Anchor the offer of leg `from_tag`; returns the SDP to send to the other leg, its DTLS
+        fingerprint made with `dtls_hash` (e.g. "sha-384") when given (rtpengine ignores the hash in
+        answers)."""
         options = {**COMMON, **self._codec_options(), **self._direction_flags(sdp, webrtc)}
+        if dtls_hash:
+            options["DTLS-fingerprint"] = dtls_hash
         if webrtc and self.browser_codec:
             options["codec"] = self._browser_codec_options(from_browser=is_webrtc_sdp(sdp))
         self._add_flags(options)

@@ -84,7 +84,7 @@ async def test_agents_see_their_own_and_their_queues_supervisors_all(api):
     assert await ids(MINH, mine="true") == {sales["id"], mine["id"]}
     assert await ids(LAN, mine="true") == set()
     r = await api.client.get(f"/api/v1/callbacks/{support['id']}", headers=await api.headers(MINH))
-    assert (r.status_code, r.json()["error_id"]) == (404, "callback_not_found")
+    assert (r.status_code, r.json()["error_id"]) == (404, "not_found")
     admin = await api.headers(demo.ADMIN_LOGIN)
     qa = {"email": "qa@demo.example", "name": "QA", "role": "quality_analyst", "password": "qa-password-2026"}
     assert (await api.client.post("/api/v1/users", headers=admin, json=qa)).status_code == 201
@@ -119,4 +119,4 @@ async def test_another_tenants_callback_is_not_found(sqlite_api):
     other = await api.client.post("/api/v1/tenants", headers=h, json={"slug": "other", "name": "Other"})
     assert other.status_code == 201, other.text
     r = await api.client.get(f"/api/v1/callbacks/{cb['id']}", headers={**h, "X-Tenant-Id": other.json()["id"]})
-    assert (r.status_code, r.json()["error_id"]) == (404, "callback_not_found")
+    assert (r.status_code, r.json()["error_id"]) == (404, "not_found")

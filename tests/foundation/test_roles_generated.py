@@ -86,6 +86,7 @@ async def _ids_of_other_tenant(api) -> dict[str, str]:
     """Create a second tenant with one row of every kind; returns path-prefix -> id."""
     from datetime import datetime
 
+    from tongdai.callbacks.models import ScheduledCallback
     from tongdai.calls.models import CallRecord
     from tongdai.crm.models import Case, Customer, Interaction
     from tongdai.directory import models as m
@@ -118,7 +119,9 @@ async def _ids_of_other_tenant(api) -> dict[str, str]:
         s.add(customer)
         await s.flush()
         crm_rows = {"/api/v1/customers": customer, "/api/v1/cases": Case(tenant_id=t.id, subject="c", customer_id=customer.id),
-                    "/api/v1/interactions": Interaction(tenant_id=t.id, customer_id=customer.id, notes="n")}
+                    "/api/v1/interactions": Interaction(tenant_id=t.id, customer_id=customer.id, notes="n"),
+                    "/api/v1/callbacks": ScheduledCallback(tenant_id=t.id, number="+84901234567", queue="q",
+                                                           due_at=datetime(2026, 1, 1))}
         s.add_all(crm_rows.values())
         await s.flush()
         rows |= crm_rows

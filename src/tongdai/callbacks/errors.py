@@ -46,7 +46,7 @@ class AgentNotInQueue(InvalidInput):
 
 
 class CallbackNotFound(NotFound):
-    error_id = "callback_not_found"
+    error_id = "not_found"  # like every other object of another tenant or out of the caller's reach
     message = "no such callback"
 
 

@@ -64,10 +64,19 @@ class CallbackScheduler:
         self._loop = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop the loop; callbacks still waiting for an agent go back to scheduled (no attempt counted):
+        only a crash leaves them in progress, and that counts as an attempt at the next start."""
         if self._loop is not None:
             self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
+        if self.placing:
+            async with self.db.session() as session:
+                await session.execute(update(ScheduledCallback).where(
+                    ScheduledCallback.id.in_(list(self.placing)),
+                    ScheduledCallback.status == core.Status.IN_PROGRESS.value,
+                ).values(status=core.Status.SCHEDULED.value, updated_at=naive(self.clock())))
+            self.placing.clear()
 
     def ready(self) -> bool:
         return self._loop is not None and not self._loop.done()

@@ -7,7 +7,8 @@ and starts, pauses and resumes the recording the queue's `on_demand` policy allo
 back through the API). After the wrap-up the agent's own history comes from the server's call records
 (it is still there after the page is reloaded), and the call's interaction holds the notes and the case.
 
-With TONGDAI_SCREENSHOTS=1 the screen during the call is saved to docs/user-guide/agent-during-call.png."""
+With TONGDAI_SCREENSHOTS=1 the offer and the screen during the call are saved to
+docs/user-guide/agent-incoming-flow.png and agent-during-call.png."""
 
 from __future__ import annotations
 
@@ -97,6 +98,7 @@ def test_given_caller_through_menu_and_digits_when_agent_works_the_call_then_pop
                 expect(page.locator("#pop-name")).to_have_text("Unknown caller", timeout=5_000)
                 call_id = page.locator("#pop").get_attribute("data-call-id")
                 assert call_id
+                shot(page, "agent-incoming-flow")
                 page.click("#answer")
                 expect(page.locator("#in-call")).to_be_visible(timeout=10_000)
 

@@ -5,6 +5,7 @@ import { Softphone } from './phone.js';
 import { LANGUAGES, lang, setLang, t, translate } from './strings.js';
 import { Ringer } from './ringer.js';
 import { initConference } from './conference.js';
+import { initCallbacks } from './callbacks.js';
 
 const $ = (id) => document.getElementById(id);
 const phone = new Softphone();
@@ -551,6 +552,8 @@ async function main() {
   bindState();
   bindCallWork();
   initConference({ callId: () => (desk.call && desk.call.pop && desk.call.pop.callId) || desk.tasks[0] });
+  initCallbacks({ callerNumber: () => (desk.call || desk.wrapping)?.number || '',
+    callQueue: () => (desk.call || desk.wrapping)?.pop?.queue || '' });
   $('login-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     $('login-error').textContent = '';

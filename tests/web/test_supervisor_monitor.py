@@ -1,18 +1,17 @@
 """Listen and whisper from the supervisor's wallboard page, heard with real RTP: a SIPp caller on the sales
-line sends a 400 Hz tone to agent 1002 on a SIPp desk phone, which sends 1000 Hz back; the supervisor logs
-in to /ui/supervisor/ in Chromium, types their phone's extension (1003, a SIPp phone that answers and sends
-1800 Hz) and clicks Listen on 1002's row: the supervisor's phone receives both 400 and 1000 Hz while caller
-and agent receive no 1800 Hz. Whisper: the agent receives 1800 Hz, the caller still does not. Each party's
-received G.711 is decoded (tongdai.media.g711) and each tone's level measured per 20 ms packet; the hearing
-matrix is the one docs/media.md gives. The time from each click to the first packet carrying the new
-audio is measured and bounded.
+line sends a 400 Hz tone (A-law, tests/calls/tone_pcap.py) to agent 1002 on a SIPp desk phone, which sends
+1000 Hz back; the supervisor logs in to /ui/supervisor/ in Chromium, types their phone's extension (1003, a
+SIPp phone that answers and sends 1800 Hz) and clicks Listen on 1002's row: the supervisor's phone receives
+both 400 and 1000 Hz while caller and agent receive no 1800 Hz. Whisper: the agent receives 1800 Hz, the
+caller still does not. Each party's received G.711 is decoded (tongdai.media.g711) and each tone's level
+measured per 20 ms packet; the hearing matrix is the one docs/media.md gives. The time from each click to
+the first packet carrying the new audio is measured and bounded.
 
 With TONGDAI_SCREENSHOTS=1 the page during listening is saved to docs/user-guide/supervisor-listen.png."""
 
 from __future__ import annotations
 
 import statistics
-import struct
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from tests.calls.capture import RtpListener
 from tests.calls.sipp import SCENARIOS as CALL_SCENARIOS
 from tests.calls.sipp import free_udp_port, register, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
+from tests.calls.tone_pcap import AMPLITUDE, tone_pcap
 from tests.web.test_agent_desktop import (
     CHROMIUM_ARGS,
     SCENARIOS,
@@ -34,30 +34,11 @@ from tongdai.media import g711
 from tongdai.media.g711 import Codec
 
 RATE = 8000
-LEVEL = 6000  # each tone's amplitude: three of them mixed stay far from clipping
+LEVEL = AMPLITUDE  # each tone's: three of them mixed (24,000) stay clear of clipping
 CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ = 400, 1000, 1800
 PRESENT, ABSENT = 0.3 * LEVEL, 0.03 * LEVEL
 #: how long each mode is listened to once its audio arrived
 PHASE_S = 3.0
-
-
-def tone_pcap(path: Path, hz: int, codec: Codec, seconds: float = 40.0) -> Path:
-    """A pcap (Ethernet, IPv4, UDP) of RTP packets, 20 ms each, carrying a `hz` tone in `codec`: what
-    SIPp's play_pcap_audio sends."""
-    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-    n = np.arange(int(seconds * RATE))
-    codes = g711.encode(codec, (LEVEL * np.sin(2 * np.pi * hz * n / RATE)).astype(np.int16)).tobytes()
-    for i in range(len(codes) // g711.FRAME_SAMPLES):
-        payload = codes[i * g711.FRAME_SAMPLES:(i + 1) * g711.FRAME_SAMPLES]
-        rtp = struct.pack("!BBHII", 0x80, codec.payload_type, i & 0xFFFF, i * g711.FRAME_SAMPLES, 0x5EED) + payload
-        udp = struct.pack("!HHHH", 4000, 4002, 8 + len(rtp), 0) + rtp
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
-                         bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1])) + udp
-        frame = b"\x00" * 12 + b"\x08\x00" + ip
-        at = i * 0.02
-        out += struct.pack("<IIII", int(at), int(at % 1 * 1e6), len(frame), len(frame)) + frame
-    path.write_bytes(bytes(out))
-    return path
 
 
 def level(samples: np.ndarray, hz: int) -> float:
@@ -118,13 +99,11 @@ def phones(tmp_path: Path, sip_port: int, caller: Ear, agent: Ear, supervisor: E
     """The agent's and the supervisor's SIPp phones, registered as 1002 and 1003, each sending its tone."""
     desk = start(sipp_command(agent.scenario_to(SCENARIOS / "uas_agent_monitored.xml", tmp_path / "agent.xml"),
                               sip_port, port=(agent_port := free_udp_port()), calls=1, workdir=tmp_path,
-                              keys={**agent.keys, "audio_pcap": str(tone_pcap(tmp_path / "agent.pcap", AGENT_HZ,
-                                                                              Codec.PCMU))})
+                              keys={**agent.keys, "audio_pcap": str(tone_pcap(tmp_path / "agent.pcap", AGENT_HZ, 40))})
                  + ["-mp", str(free_udp_port())], tmp_path)
     own = start(sipp_command(supervisor.scenario_to(CALL_SCENARIOS / "uas_speak.xml", tmp_path / "sup.xml"),
                              sip_port, port=(sup_port := free_udp_port()), calls=1, workdir=tmp_path,
-                             keys={**supervisor.keys, "audio_pcap": str(tone_pcap(tmp_path / "sup.pcap", SUPERVISOR_HZ,
-                                                                                  Codec.PCMA))})
+                             keys={**supervisor.keys, "audio_pcap": str(tone_pcap(tmp_path / "sup.pcap", SUPERVISOR_HZ, 40))})
                 + ["-mp", str(free_udp_port())], tmp_path)
     time.sleep(0.3)
     assert register("1002", "sip-demo-1002", agent_port, sip_port) == 200
@@ -158,7 +137,7 @@ def test_given_agent_on_a_call_when_supervisor_clicks_listen_then_whisper_then_e
                 caller = start(sipp_command(scenario, running.sip_port, port=free_udp_port(), service="1800",
                                             caller="0918000555", workdir=tmp_path, timeout_s=90,
                                             keys={**caller_ear.keys, "audio_pcap": str(
-                                                tone_pcap(tmp_path / "caller.pcap", CALLER_HZ, Codec.PCMU))})
+                                                tone_pcap(tmp_path / "caller.pcap", CALLER_HZ, 40))})
                                + ["-mp", str(free_udp_port())], tmp_path)
                 listen = row.locator("button.monitor[data-mode=listen]")
                 expect(listen).to_be_enabled(timeout=20_000)  # 1002 answered: the call is on the wallboard
@@ -195,7 +174,9 @@ def test_given_agent_on_a_call_when_supervisor_clicks_listen_then_whisper_then_e
     heard = {(mode, who): hears(ear, window)
              for mode, window in (("listen", listening), ("whisper", whispering))
              for who, ear in (("caller", caller_ear), ("agent", agent_ear), ("supervisor", supervisor_ear))}
-    print(f"click to audio: listen {to_listen:.2f} s, whisper {to_whisper:.2f} s; levels {heard}")
+    packets = {who: len(ear.heard) for who, ear in (("caller", caller_ear), ("agent", agent_ear),
+                                                    ("supervisor", supervisor_ear))}
+    print(f"click to audio: listen {to_listen:.2f} s, whisper {to_whisper:.2f} s; packets {packets}; levels {heard}")
     for mode in ("listen", "whisper"):
         # the supervisor hears both sides; the caller hears the agent and never the supervisor
         assert heard[mode, "supervisor"][CALLER_HZ] > PRESENT and heard[mode, "supervisor"][AGENT_HZ] > PRESENT, heard

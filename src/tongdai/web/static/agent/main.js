@@ -320,6 +320,7 @@ async function startRecordingControls(call) {
       show('recording', true);
       return;
     } catch (err) {
+      if (err.status === 403) return; // not this agent's to control (e.g. a call transferred to them)
       if (err.status !== 404) { message(t('rec_failed', { error: err.message })); return; }
     }
     await new Promise((done) => setTimeout(done, 300));

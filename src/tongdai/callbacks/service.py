@@ -60,7 +60,10 @@ async def zone_of(db: AsyncSession, tenant_id: str) -> tuple[ZoneInfo, str]:
 def as_utc(value: datetime, zone: ZoneInfo) -> datetime:
     """An API time (naive: in the tenant's zone) as the naive UTC the table stores."""
     aware = value if value.tzinfo is not None else value.replace(tzinfo=zone)
-    return aware.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return aware.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # years 1 or 9999 with an offset: out of any sensible range anyway
+        raise errors.DueTooFar(details={"due_at": value.isoformat()}) from None
 
 
 def check_due(due: datetime, now: datetime) -> None:

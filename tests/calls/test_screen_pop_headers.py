@@ -3,10 +3,11 @@ digits percent-encoded, values that cannot break the SIP message, bounded length
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import unquote
 
 from tongdai.calls.screen_pop import MAX_VALUE, collected, encode_digits, pop_headers, readable_path, safe
-from tongdai.sip.message import Request, parse
+from tongdai.sip.message import Request, Response, parse
 
 
 def test_given_menu_choice_when_path_is_read_then_each_menu_shows_the_key_pressed() -> None:
@@ -62,3 +63,33 @@ def test_given_pop_headers_on_an_invite_when_sent_and_parsed_then_the_phone_read
     assert b"X-Tongdai-Ivr-Path: menu (2)\r\n" in wire
     parsed = parse(wire)
     assert parsed.get("x-tongdai-queue") == "hàng chờ" and parsed.get("x-tongdai-call-id") == "abc"
+
+
+class _RecordingStack:
+    """Keeps the INVITEs the B2BUA sends; every device is busy."""
+
+    def __init__(self) -> None:
+        self.sent: list[Request] = []
+
+    async def request(self, req: Request, dest: object, **_: object) -> Response:
+        self.sent.append(req)
+        return req.response(486)
+
+
+def test_given_extra_headers_when_b2bua_rings_every_device_then_each_invite_carries_them_but_never_a_line_break(
+        ) -> None:
+    from tongdai.calls.b2bua import B2bua, Destination, Leg
+
+    stack = _RecordingStack()
+    b2bua = B2bua(stack, lambda *_: None, host="127.0.0.1", port=5060)  # type: ignore[arg-type]
+    call = b2bua.new_call("t1", "0901", "1800")
+    owner = Leg(call, "caller", "0901", ("127.0.0.1", 5070))
+    devices = [("sip:1001@127.0.0.1:5080", ("127.0.0.1", 5080)), ("sip:1001@127.0.0.1:5081", ("127.0.0.1", 5081))]
+    extra = [("x-tongdai-queue", "sales"), ("x-tongdai-ivr-path", "menu\r\nVia: forged")]
+    leg, final = asyncio.run(b2bua.originate(owner, Destination(devices, "t1", "extension", "1001"), b"",
+                                             extra_headers=extra))
+    assert leg is None and final is not None and final.status == 486
+    assert len(stack.sent) == 2
+    for invite in stack.sent:
+        assert invite.get("x-tongdai-queue") == "sales" and invite.get("x-tongdai-ivr-path") is None
+        assert b"forged" not in bytes(invite)

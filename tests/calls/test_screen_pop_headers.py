@@ -81,7 +81,7 @@ def test_given_extra_headers_when_b2bua_rings_every_device_then_each_invite_carr
     from tongdai.calls.b2bua import B2bua, Destination, Leg
 
     stack = _RecordingStack()
-    b2bua = B2bua(stack, lambda *_: None, host="127.0.0.1", port=5060)  # type: ignore[arg-type]
+    b2bua = B2bua(stack, lambda *_: None, host="127.0.0.1", port=5060)
     call = b2bua.new_call("t1", "0901", "1800")
     owner = Leg(call, "caller", "0901", ("127.0.0.1", 5070))
     devices = [("sip:1001@127.0.0.1:5080", ("127.0.0.1", 5080)), ("sip:1001@127.0.0.1:5081", ("127.0.0.1", 5081))]

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUN_PKGS="rtpengine-daemon espeak-ng sox ffmpeg"
-TEST_PKGS="sip-tester baresip postgresql chromium tshark fonts-wqy-zenhei"  # the font: Chinese in screenshots
+TEST_PKGS="sip-tester baresip postgresql chromium firefox-esr tshark fonts-wqy-zenhei"  # the font: Chinese in screenshots
 
 want="$RUN_PKGS"
 [ "${1:-run}" = "test" ] && want="$RUN_PKGS $TEST_PKGS"

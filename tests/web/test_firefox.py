@@ -109,7 +109,18 @@ SDP_TRAIL = """
   window.RTCPeerConnection = function (...args) {
     const pc = new Original(...args);
     pc.addEventListener('connectionstatechange', () => note(`connection ${pc.connectionState}`));
-    pc.addEventListener('iceconnectionstatechange', () => note(`ice ${pc.iceConnectionState}`));
+    pc.addEventListener('iceconnectionstatechange', async () => {
+      note(`ice ${pc.iceConnectionState}`);
+      if (pc.iceConnectionState !== 'failed') return;
+      // the call ends right after: keep the pairs and candidates for the failure message now
+      const seen = {};
+      (await pc.getStats()).forEach((s) => { seen[s.id] = s; });
+      Object.values(seen).filter((s) => s.type === 'candidate-pair').forEach((p) => {
+        const l = seen[p.localCandidateId] || {}, r = seen[p.remoteCandidateId] || {};
+        note(`pair ${l.address}:${l.port} -> ${r.address}:${r.port} ${p.state} sent ${p.requestsSent} answered ${p.responsesReceived} got ${p.requestsReceived}`);
+      });
+      note(`sent to tongdai: ${pc.localDescription && pc.localDescription.sdp}`);
+    });
     return pc;
   };
   window.RTCPeerConnection.prototype = Original.prototype;

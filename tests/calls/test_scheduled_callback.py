@@ -163,3 +163,57 @@ def test_callbacks_due_while_down_or_in_progress_at_a_crash_are_placed_after_res
         assert second["attempts"] == 1 and second["last_result"] == "answered"
     finally:
         t.stop()
+
+
+class SilentPhone:
+    """A registered contact that only notes what reaches it (it never answers)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = int(self.sock.getsockname()[1])
+
+    def invites(self, seconds: float) -> int:
+        """INVITEs received within `seconds`."""
+        count, deadline = 0, time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                count += self.sock.recv(65535).startswith(b"INVITE ")
+            except TimeoutError:
+                continue
+        return count
+
+
+def test_callback_kept_for_one_agent_rings_only_that_agent_when_another_is_free_too(tmp_path):
+    gateway = free_udp_port()
+    t = launch(tmp_path, gateway)
+    lan = SilentPhone()  # 1001 serves sales too, more skilled and free longer: offered first, declined for her
+    try:
+        desk = Desk(t)
+        assert register("1001", "sip-demo-1001", lan.port, t.sip_port) == 200
+        desk.admin.post("/api/v1/routing/agents/activity", {"agent_id": desk.agents["1001"], "activity": "available"})
+        agent, customer, agent_port, _, _ = phones(tmp_path, t, gateway, calls=1)
+        try:
+            desk.minh_available(agent_port)
+            booked = desk.book(1.0)
+            assert lan.invites(8.0) == 0  # offered to her meanwhile, perhaps, but never rung
+            rc, count, out = finish(agent, timeout=60)
+            assert count == {"successful": 1, "failed": 0}, out
+            rc, count, out = finish(customer, timeout=20)
+            assert count == {"successful": 1, "failed": 0}, out
+            lan_state = next(a for a in desk.admin.get("/api/v1/routing/agents")
+                             if a["worker_id"] == desk.agents["1001"])
+            assert lan_state["activity"] == "available"  # declining on her behalf did not make her not ready
+        finally:
+            register("1002", "sip-demo-1002", agent_port, t.sip_port, expires=0)
+            register("1001", "sip-demo-1001", lan.port, t.sip_port, expires=0)
+            for proc in (agent, customer):
+                if proc.poll() is None:
+                    proc.kill()
+        assert wait_until(lambda: desk.callback(booked["id"])["status"] == "done", timeout=10)
+    finally:
+        lan.sock.close()
+        t.stop()

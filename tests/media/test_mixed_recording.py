@@ -88,3 +88,34 @@ async def test_given_a_running_recording_when_its_call_is_mixed_then_the_third_p
     assert [m["event"] for m in sidecar["marks"]] == ["mixed"]
     assert abs(sidecar["marks"][0]["at"] - mixed_at) < 0.1
     assert abs(len(frames) / RATE - sidecar["duration"]) < 0.01
+
+
+@pytest.mark.timeout(60)
+async def test_given_a_mixed_call_when_a_recording_starts_then_it_records_the_mix_from_its_first_second(tmp_path):
+    """On demand, after the call became a conference: nothing reaches the fork legs, the mix does."""
+    worker = DspWorker()
+    await worker.start()
+    info = RecordingInfo("call-7", "acme", datetime(2026, 11, 23, tzinfo=UTC))
+    caller, third = Party(_tone(400)), Party(_tone(1800))
+    try:
+        for party in (caller, third):
+            await _open(party)
+        addresses = {name: await worker.add_participant("call-7", name) for name in ("caller", "agent", "third")}
+        worker.record_mix("call-7", "call-7", "caller")
+        await worker.start_recording("call-7", CallRecorder(info, LocalRecordingStorage(tmp_path)))
+        await asyncio.gather(caller.send(addresses["caller"], 1.5), third.send(addresses["third"], 1.5))
+        stored = worker.stop_recording("call-7")
+    finally:
+        await worker.stop()
+        for party in (caller, third):
+            party.transport.close()
+    wav_path = tmp_path / stored.location
+    with wave.open(str(wav_path)) as w:
+        frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)
+    windows = frames[: len(frames) // 160 * 160].reshape(-1, 160, 2)
+    talking = np.r_[10:60]
+    left = goertzel_power(windows[talking, :, 0], (400.0,)) / TONE_POWER
+    right = goertzel_power(windows[talking, :, 1], (1800.0,)) / TONE_POWER
+    assert np.mean(left[:, 0] > 0.5) >= 0.9 and np.mean(right[:, 0] > 0.5) >= 0.9
+    marks = json.loads(wav_path.with_suffix(".json").read_text())["marks"]
+    assert marks == [{"at": 0.0, "event": "mixed"}]

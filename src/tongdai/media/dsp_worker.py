@@ -344,7 +344,10 @@ class DspWorker:
             leg = Leg(recording, channel.name.lower(), codec)
             await loop.create_datagram_endpoint(lambda leg=leg: leg, local_addr=(self.host, 0))  # type: ignore[misc]
             legs[channel] = leg
-        recorder.start(loop.time())
+        now = loop.time()
+        recorder.start(now)
+        if recording in self._mixed:  # started on a call already mixed: recorded from the mix from the start
+            recorder.mark("mixed", now)
         self._recordings[recording] = (recorder, legs)
         return {channel: leg.local_address for channel, leg in legs.items()}
 

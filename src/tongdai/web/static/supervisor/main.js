@@ -177,7 +177,10 @@ function fillAgent(row, a) {
   timer.dataset.since = a.since;
   call.textContent = a.call ? t('call_from', { caller: a.call.caller || t('none'), queue: a.call.queue || '' }) : '';
   queues.textContent = a.queues.join(', ');
-  for (const button of row.querySelectorAll('button.monitor')) button.disabled = !(a.call && a.call.call_id);
+  const onCall = Boolean(a.call && a.call.call_id);
+  for (const button of row.querySelectorAll('button.monitor')) button.disabled = !onCall;
+  // the call listened to is over: nothing is monitored any more
+  if (!onCall && row.querySelector('button.monitor[aria-pressed="true"]')) monitoring(null, null);
   const select = row.querySelector('select.set-state');
   if (document.activeElement !== select && ['available', 'not_ready', 'offline'].includes(a.activity)) select.value = a.activity;
 }
@@ -203,18 +206,30 @@ async function setState(agentId, activity) {
   }
 }
 
-/** Ring the supervisor's phone into the agent's call: listen, whisper (to the agent) or barge. */
+/** Ring the supervisor's phone into the agent's call: listen, whisper (to the agent) or barge. Pressed
+ *  again while that phone is in the call, another mode switches it without a new call. */
 async function monitor(agentId, mode) {
   $('action-error').textContent = '';
-  const call = board.agents.get(agentId)?.call;
+  const agent = board.agents.get(agentId);
   const extension = $('my-phone').value.trim();
   if (!extension) { $('action-error').textContent = t('my_phone_needed'); $('my-phone').focus(); return; }
   localStorage.setItem('tongdai.supervisor.phone', extension);
   try {
-    await api(`/calls/${encodeURIComponent(call.call_id)}/monitor`, { method: 'POST', body: { extension, mode } });
+    await api(`/calls/${encodeURIComponent(agent.call.call_id)}/monitor`, { method: 'POST', body: { extension, mode } });
+    monitoring(agentId, mode);
+    $('monitor-status').textContent = t('monitoring', { extension, name: agent.name, mode: t(mode) });
   } catch (err) {
     $('action-error').textContent = t('failed', { error: err.message });
   }
+}
+
+/** Which monitor button is in effect: pressed in the agent's row, released everywhere else. */
+function monitoring(agentId, mode) {
+  for (const button of document.querySelectorAll('#agents button.monitor')) {
+    const on = agentId !== null && button.closest('tr').dataset.id === agentId && button.dataset.mode === mode;
+    button.setAttribute('aria-pressed', String(on));
+  }
+  if (agentId === null) $('monitor-status').textContent = '';
 }
 
 async function editSkills(agentId) {

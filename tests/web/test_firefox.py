@@ -105,22 +105,28 @@ SDP_TRAIL = """
       return original.call(this, d, ...rest).catch((err) => { note(`${name} failed: ${err}`); throw err; });
     };
   }
+  // the call ends right after a failure: keep the pairs, DTLS state and the SDP sent for the message now
+  const dump = async (pc) => {
+    const seen = {};
+    (await pc.getStats()).forEach((s) => { seen[s.id] = s; });
+    for (const s of Object.values(seen)) {
+      if (s.type === 'transport') note(`transport dtls ${s.dtlsState} ice ${s.iceState}`);
+      if (s.type !== 'candidate-pair') continue;
+      const l = seen[s.localCandidateId] || {}, r = seen[s.remoteCandidateId] || {};
+      note(`pair ${l.address}:${l.port} -> ${r.address}:${r.port} ${s.state} answers ${s.responsesReceived} bytes out ${s.bytesSent} in ${s.bytesReceived}`);
+    }
+    note(`sent to tongdai: ${pc.localDescription && pc.localDescription.sdp}`);
+  };
   const Original = RTCPeerConnection;
   window.RTCPeerConnection = function (...args) {
     const pc = new Original(...args);
-    pc.addEventListener('connectionstatechange', () => note(`connection ${pc.connectionState}`));
-    pc.addEventListener('iceconnectionstatechange', async () => {
-      note(`ice ${pc.iceConnectionState}`);
-      if (pc.iceConnectionState !== 'failed') return;
-      // the call ends right after: keep the pairs and candidates for the failure message now
-      const seen = {};
-      (await pc.getStats()).forEach((s) => { seen[s.id] = s; });
-      Object.values(seen).filter((s) => s.type === 'candidate-pair').forEach((p) => {
-        const l = seen[p.localCandidateId] || {}, r = seen[p.remoteCandidateId] || {};
-        note(`pair ${l.address}:${l.port} -> ${r.address}:${r.port} ${p.state} sent ${p.requestsSent} answered ${p.responsesReceived} got ${p.requestsReceived}`);
-      });
-      note(`sent to tongdai: ${pc.localDescription && pc.localDescription.sdp}`);
-    });
+    let dumped = false;
+    const watch = (what, state) => {
+      note(`${what} ${state}`);
+      if (state === 'failed' && !dumped) { dumped = true; dump(pc); }
+    };
+    pc.addEventListener('connectionstatechange', () => watch('connection', pc.connectionState));
+    pc.addEventListener('iceconnectionstatechange', () => watch('ice', pc.iceConnectionState));
     return pc;
   };
   window.RTCPeerConnection.prototype = Original.prototype;

@@ -231,8 +231,11 @@ def _speech(app: App) -> Any:
 def _callbacks(app: App) -> Any:
     """Scheduled callbacks, placed through the inbound calls' callback path when SIP runs."""
     from tongdai.callbacks.placer import CallbackScheduler
+    from tongdai.callbacks.scheduler import Policy
 
-    scheduler = CallbackScheduler(app.db, lambda: getattr(app, "inbound", None))
+    cfg = app.settings.callbacks
+    scheduler = CallbackScheduler(app.db, lambda: getattr(app, "inbound", None), poll_s=cfg.poll_s,
+                                  policy=Policy(cfg.max_attempts, tuple(cfg.retry_after_s)))
     app.http.state.callbacks = scheduler  # the API pokes it when a callback is booked or moved
     return scheduler
 

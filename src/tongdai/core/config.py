@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from tongdai.callbacks.settings import CallbackSettings
 from tongdai.crm.settings import CrmSettings
 from tongdai.media.settings import MediaSettings
 from tongdai.media.speech_settings import SpeechSettings
@@ -82,6 +83,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)  # type: ignore[arg-type]
     crm: CrmSettings = Field(default_factory=CrmSettings)  # type: ignore[arg-type]
     speech: SpeechSettings = Field(default_factory=SpeechSettings)  # type: ignore[arg-type]
+    callbacks: CallbackSettings = Field(default_factory=CallbackSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(

@@ -23,6 +23,7 @@ from tests.calls.test_inbound_queue import Admin
 from tests.calls.test_ivr_flow import CAPTURES
 from tests.calls.test_waiting_e2e import spoken
 from tests.conftest import RunningTongdai, wait_until
+from tests.sip.e2e.test_trunk_failover import SCENARIOS as SIP_SCENARIOS
 from tongdai.media.pcap import rtp_packets
 
 pytestmark = pytest.mark.e2e
@@ -32,10 +33,10 @@ NOTE = "About the refund"
 AUDIO = {"audio_pcap": str(CAPTURES / "g711a.pcap")}
 
 
-def launch(workdir: Path, gateway: int) -> RunningTongdai:
+def launch(workdir: Path, gateway: int, *extra: str) -> RunningTongdai:
     """tongdai with a trunk to the carrier's gateway (no digest), ready."""
     trunk = {"name": "carrier", "gateways": [f"{CARRIER}:{gateway}"]}
-    t = RunningTongdai(workdir, "--set", f"sip.trunks={json.dumps([trunk])}")
+    t = RunningTongdai(workdir, "--set", f"sip.trunks={json.dumps([trunk])}", *extra)
     t.wait_ready()
     return t
 
@@ -216,4 +217,47 @@ def test_callback_kept_for_one_agent_rings_only_that_agent_when_another_is_free_
         assert wait_until(lambda: desk.callback(booked["id"])["status"] == "done", timeout=10)
     finally:
         lan.sock.close()
+        t.stop()
+
+
+def test_busy_customer_is_called_again_after_the_spacing_and_each_attempts_result_is_kept(tmp_path):
+    gateway = free_udp_port()
+    t = launch(tmp_path, gateway, "--set", "callbacks.retry_after_s=[3]")
+    busy_xml = tmp_path / "uas_486.xml"  # SIPp checks status codes when it loads a scenario: write it in
+    busy_xml.write_text((SIP_SCENARIOS / "uas_status.xml").read_text().replace("[status]", "486"))
+    try:
+        desk = Desk(t)
+        desk.no_wrap_up()  # the agent is free again for the retry at once
+        agent_port = free_udp_port()
+        agent = start(sipp_command("uas_scheduled_agent.xml", t.sip_port, port=agent_port, calls=2, keys=AUDIO,
+                                   workdir=tmp_path, timeout_s=90) + ["-mp", str(free_udp_port())], tmp_path)
+        busy = start(["sipp", "-sf", str(busy_xml), "-i", CARRIER, "-p", str(gateway), "-m", "1", "-nostdin",
+                      "-timeout", "60"], tmp_path)
+        customer = None
+        try:
+            desk.minh_available(agent_port)
+            booked = desk.book(1.0)
+            rc, count, out = finish(busy, timeout=40)
+            assert count == {"successful": 1, "failed": 0}, out  # the customer's line was busy
+            assert wait_until(lambda: desk.callback(booked["id"])["last_result"] == "busy", timeout=10)
+            first = desk.callback(booked["id"])
+            assert (first["status"], first["attempts"]) == ("scheduled", 1), first
+            customer = start(sipp_command("uas_speak.xml", t.sip_port, port=gateway, calls=1, keys=AUDIO,
+                                          workdir=tmp_path, timeout_s=60, local_ip=CARRIER)
+                             + ["-mp", str(free_udp_port())], tmp_path)
+            rc, count, out = finish(agent, timeout=60)
+            assert count == {"successful": 2, "failed": 0}, out  # rung for both attempts
+            rc, count, out = finish(customer, timeout=20)
+            assert count == {"successful": 1, "failed": 0}, out  # reached the second time
+        finally:
+            register("1002", "sip-demo-1002", agent_port, t.sip_port, expires=0)
+            for proc in (agent, busy, customer):
+                if proc is not None and proc.poll() is None:
+                    proc.kill()
+        assert wait_until(lambda: desk.callback(booked["id"])["status"] == "done", timeout=10)
+        done = desk.callback(booked["id"])
+        assert (done["attempts"], done["last_result"]) == (2, "answered")
+        spacing = datetime.fromisoformat(first["due_at"]) - datetime.fromisoformat(booked["due_at"])
+        assert spacing >= timedelta(seconds=3), spacing  # the retry was due the spacing after the busy attempt
+    finally:
         t.stop()

@@ -23,10 +23,10 @@ import pytest
 from tests.calls.capture import loopback_capture
 from tests.calls.sipp import free_udp_port, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
+from tests.calls.tone_pcap import tone_pcap
 from tests.web.test_agent_desktop import (
     AGENT,
     CALLER,
-    CAPTURES,
     CONNECTION,
     LOOPBACK_ONLY,
     SCENARIOS,
@@ -188,6 +188,8 @@ def test_given_agent_in_firefox_when_customer_calls_then_it_rings_answers_talks_
     customer = crm_customer(sales_line)
     media = free_udp_port()
     capture = tmp_path / "caller.pcap"
+    # the caller speaks for 30 s (not the 7 s capture): on a loaded machine DTLS may take seconds to come up
+    speech = tone_pcap(tmp_path / "speech.pcap", 440, 30)
     console: list[str] = []
     page = new_page(firefox, console)
     try:
@@ -197,7 +199,7 @@ def test_given_agent_in_firefox_when_customer_calls_then_it_rings_answers_talks_
         with loopback_capture(media, capture):
             caller = start(sipp_command(str(SCENARIOS / "uac_queue_browser.xml"), running.sip_port, port=free_udp_port(),
                                         calls=1, service="1800", caller=CALLER, workdir=tmp_path, timeout_s=90,
-                                        keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}) + ["-mp", str(media)],
+                                        keys={"audio_pcap": str(speech)}) + ["-mp", str(media)],
                            tmp_path)
             try:
                 # the offer shows who calls before the agent answers

@@ -34,6 +34,7 @@ from tests.web.test_agent_desktop import (
     agent_state,
     crm_customer,
     sales_line,
+    shot,
     wait_for,
     wrap_up,
 )
@@ -218,6 +219,7 @@ def test_given_agent_in_firefox_when_customer_calls_then_it_rings_answers_talks_
                 if not (stats and stats["ok"]):
                     pytest.fail(f"no audio both ways in Firefox: {stats}\n{diagnosis(page, running, console)}")
                 talk_end = time.time()
+                shot(page, "agent-firefox-in-call")
 
                 page.click("#hold")
                 expect(page.locator("#held")).to_be_visible(timeout=10_000)

@@ -107,6 +107,17 @@ async def test_given_internal_call_then_no_interaction_and_outbound_call_is_matc
     assert api.app.http.state.interactions.written == 1
 
 
+async def test_given_callback_to_customer_then_outbound_interaction_with_customers_number(sqlite_api):
+    api = sqlite_api
+    tid = await api.tenant_id("demo")
+    h = await api.headers(demo.SUPERVISOR_LOGIN)
+    await api.app.bus.publish(_ended(tid, "call-back", caller="0918000888", callee="1002", kind="callback"))
+    await _written(api, 1)
+    customer = await _tuan(api, h)
+    page = (await api.client.get(f"/api/v1/customers/{customer['id']}/timeline", headers=h)).json()
+    assert [(i["call_id"], i["direction"], i["number"]) for i in page["items"]] == [("call-back", "outbound", "+84918000888")]
+
+
 async def test_given_interaction_linked_to_case_then_case_shows_it(sqlite_api):
     api = sqlite_api
     tid = await api.tenant_id("demo")

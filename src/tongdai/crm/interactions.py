@@ -28,8 +28,11 @@ _CONTEXT_KEPT = 10_000
 
 
 def party(event: CallEnded) -> tuple[str, str]:
-    """(direction, the outside party's number as signalled) of a call."""
-    return ("outbound", event.callee) if event.kind == "outbound" else ("inbound", event.caller)
+    """(direction, the outside party's number as signalled) of a call. A callback is tongdai calling the
+    customer back, but its record keeps the customer as the calling party (the caller it once was)."""
+    if event.kind == "outbound":
+        return "outbound", event.callee
+    return ("outbound" if event.kind == "callback" else "inbound"), event.caller
 
 
 class InteractionRecorder:

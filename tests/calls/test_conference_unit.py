@@ -1,7 +1,8 @@
 """How a conference opens, with a fake B2BUA and a fake DSP worker: plain parties move to the mixer by
 a re-INVITE before a browser party is re-anchored through rtpengine in place of the party it faced;
-a running recording is switched to the mix; two browser parties, or a third party reachable only in a
-browser, are refused with `conference_browser`."""
+a running recording is switched to the mix; a call between two browsers is refused with
+`conference_browser`; a third party is rung on its desk phones, or in its browsers through rtpengine
+when it has nothing else."""
 
 from __future__ import annotations
 
@@ -39,6 +40,12 @@ class FakeB2bua:
     async def reinvite(self, leg: Leg, body: bytes) -> bytes:
         self.steps.append(("reinvite", leg.label, ""))
         return b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 5000 RTP/AVP 8\r\n"
+
+    async def originate_browser(self, owner: Leg, dest: Destination, body: bytes, tag: str) -> tuple[Leg, bytes]:
+        self.steps.append(("originate_browser", owner.label, tag))
+        leg = _leg(owner.call, "callee", "tag-third", "WS")
+        leg.status = 200
+        return leg, b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 6100 RTP/AVP 0\r\n"
 
     async def reanchor_browser(self, browser: Leg, side: Leg, body: bytes) -> bytes:
         self.steps.append(("reanchor", browser.label, side.label))
@@ -103,11 +110,26 @@ async def test_given_two_browser_parties_when_the_call_is_mixed_then_it_is_refus
     assert refused.value.error_id == "conference_browser" and b2bua.steps == [] and dsp.legs == {}
 
 
-def test_a_third_party_is_rung_on_its_desk_phones_only_and_refused_when_it_has_none():
+def test_a_third_party_is_rung_on_its_desk_phones_when_it_has_any():
     dest = Destination([("sip:1003@127.0.0.1:5070", ("127.0.0.1", 5070)),
                         ("sip:1003@df7jal23ls0d.invalid;transport=ws", ("127.0.0.1", 8080))], "t", "extension", "1003")
-    assert [uri for uri, _ in desk_phones(dest, "1003").targets] == ["sip:1003@127.0.0.1:5070"]
-    browser_only = Destination(dest.targets[1:], "t", "extension", "1003")
-    with pytest.raises(Conflict) as refused:
-        desk_phones(browser_only, "1003")
-    assert refused.value.error_id == "conference_browser"
+    phones = desk_phones(dest)
+    assert phones is not None and [uri for uri, _ in phones.targets] == ["sip:1003@127.0.0.1:5070"]
+    assert desk_phones(Destination(dest.targets[1:], "t", "extension", "1003")) is None
+
+
+async def test_given_a_third_party_only_in_a_browser_when_it_is_added_then_it_is_rung_through_rtpengine():
+    call, caller, agent = _call()
+    b2bua, dsp = FakeB2bua(), FakeDsp()
+    browser_only = Destination([("sip:1002@x.invalid;transport=ws", ("127.0.0.1", 8080))], "t", "extension", "1002")
+    b2bua.resolve = lambda target, tenant: browser_only  # type: ignore[attr-defined]
+    conferences = Conferences(b2bua, dsp)  # type: ignore[arg-type]
+    leg = await conferences.add(call, "1002")
+    room = conferences.rooms["c-1"]
+    try:
+        assert b2bua.steps[-1] == ("originate_browser", "tag-caller", "c-1-party-3-mixer")  # a plain owner
+        assert dsp.remotes["party-3"] == ("127.0.0.1", 6100) and room.parties["party-3"] is leg
+    finally:
+        assert room.watcher is not None
+        room.watcher.cancel()
+    await conferences._close(room)

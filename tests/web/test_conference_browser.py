@@ -28,6 +28,7 @@ from tests.web.test_agent_desktop import (
     CHROMIUM_ARGS,
     CONNECTION,
     LOOPBACK_ONLY,
+    SCENARIOS,
     logged_in,
     pytestmark,  # noqa: F401  (e2e, and skipped without chromium)
     sales_line,  # noqa: F401  (the fixture: number 1800 leads to the sales queue)
@@ -273,3 +274,74 @@ def test_given_agent_in_browser_when_a_supervisor_listens_then_whispers_then_onl
     supervisor_heard, caller_heard = heard(sup_pcap, mixed_at), heard(caller_pcap, mixed_at)
     assert best_correlation(supervisor_heard, reference) > 0.6  # the supervisor heard the caller
     assert len(caller_heard) >= 3 * 8000 and tone_share(caller_heard, TONE) < 0.05  # the caller never heard it
+
+
+def tone_wav(path, freq: float, seconds: float = 20.0):  # type: ignore[no-untyped-def]
+    """A 48 kHz WAV of a tone, for Chromium's fake microphone (`--use-file-for-fake-audio-capture`)."""
+    import wave
+
+    t = np.arange(int(48_000 * seconds)) / 48_000
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(48_000)
+        w.writeframes((8000 * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes())
+    return path
+
+
+def test_given_agent_in_browser_when_it_conferences_an_agent_in_another_browser_then_caller_and_both_browsers_hear(
+        running, sales_line, tmp_path):  # noqa: F811
+    """The third party is agent 1002 on the desktop only (no desk phone): rtpengine offers its browser
+    fresh sides whose plain end is its mixer leg. The caller speaks a 1700 Hz tone, 1002's microphone
+    a 1100 Hz one (a second Chromium with a WAV as its fake microphone): 1002's browser hears the
+    caller's tone, the caller's RTP carries 1002's."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.web.test_transfer_to_browser import SECOND
+
+    caller_media, caller_pcap = free_udp_port(), tmp_path / "caller.pcap"
+    voice = tone_wav(tmp_path / "minh.wav", 1100.0)
+    with sync_playwright() as p:
+        first = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        second = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                   args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={voice}"])
+        try:
+            pages = []
+            for browser, login in ((first, AGENT), (second, SECOND)):
+                context = browser.new_context(permissions=["microphone"])
+                context.add_init_script(LOOPBACK_ONLY)
+                pages.append(logged_in(context, running.base, login))
+            lan, minh = pages
+            tone = tone_pcap(tmp_path / "tone.pcap", TONE, 10.0)
+            with loopback_capture(caller_media, caller_pcap):
+                caller = start(sipp_command(str(SCENARIOS / "uac_queue_browser_transfer.xml"), running.sip_port,
+                                            port=free_udp_port(), calls=1, service="1800", caller="0901234567",
+                                            workdir=tmp_path, timeout_s=90, keys={"audio_pcap": str(tone)})
+                               + ["-mp", str(caller_media)], tmp_path)
+                try:
+                    answer_in_browser(lan)  # the most skilled agent first
+                    lan.fill("#transfer-target", "1002")
+                    lan.click("#conference")
+                    expect(minh.locator("#incoming")).to_be_visible(timeout=20_000)
+                    minh.click("#answer")
+                    expect(lan.locator("#conference")).to_have_attribute("data-state", "joined", timeout=20_000)
+                    joined_at = time.time()
+                    minh_hears = tone_level(minh)
+                    rc, count, out = finish(caller, timeout=40)
+                finally:
+                    if caller.poll() is None:
+                        caller.kill()
+            assert (rc, count) == (0, {"successful": 1, "failed": 0}), out
+            expect(minh.locator("#in-call")).to_be_hidden(timeout=10_000)  # hung up once the caller left
+            expect(lan.locator("#wrapup")).to_be_visible(timeout=10_000)
+            wrap_up(lan, "resolved")
+        finally:
+            first.close()
+            second.close()
+    # 1002 hears the caller's tone (the other bands carry 1001's fake microphone, which beeps)
+    assert minh_hears[0] > -40 and minh_hears[0] - minh_hears[1] > 10, minh_hears
+    caller_heard = heard(caller_pcap, joined_at)
+    # Chromium's audio processing takes a steady tone down by some 20 dB (about 1% of its power is left),
+    # so the share is counted at 0.3%: 1002's tone in most windows, the caller's own in none
+    speaks, echo = tone_share(caller_heard, 1100.0, threshold=0.003), tone_share(caller_heard, TONE, threshold=0.003)
+    assert len(caller_heard) >= 2 * 8000 and speaks > 0.8 and echo < 0.05, (speaks, echo)

@@ -337,6 +337,19 @@ class B2bua:
         return (await call.anchor.answer(call.id, self._tag(side), self._tag(browser), answer.decode(),
                                          webrtc=True)).encode()
 
+    async def originate_browser(self, owner: Leg, dest: Destination, body: bytes,
+                                tag: str) -> tuple[Leg | None, bytes]:
+        """Ring the browsers of `dest` for `owner`'s call with a plain RTP endpoint (`body`: its SDP,
+        e.g. a mixer leg) as their peer: rtpengine offers to them from a fresh tag `tag` (new sides, new
+        ICE and DTLS) and is their DTLS client. The leg that answered and the anchored answer for the
+        plain endpoint (empty when nobody answered)."""
+        call = owner.call
+        offer = (await call.anchor.offer(call.id, tag, body.decode(), webrtc=True)).encode()
+        leg, _ = await self._originate(owner, dest, _dtls_client(offer))
+        if leg is None:
+            return None, b""
+        return leg, (await call.anchor.answer(call.id, tag, self._tag(leg), leg.sdp.decode(), webrtc=True)).encode()
+
     async def hang_up(self, leg: Leg) -> None:
         await self._hang_up(leg)
 

@@ -12,10 +12,11 @@ the call changes mode in the mixer without a new call.
 A browser party (the agent desktop's WebRTC phone) cannot talk plain RTP to the mixer, so its media
 keeps going through rtpengine: rtpengine re-offers to the browser from the side of the party it faced
 (`B2bua.reanchor_browser`), with the browser's mixer leg as that side's new peer; the browser keeps
-its ICE and DTLS session and rtpengine relays between it and the mixer. One browser party per call
-(the agent or the caller) is mixed this way; a second one, and a third party reachable only in a
-browser, are refused with 409 `conference_browser` (a third party's desk phones are rung, its
-browsers are not).
+its ICE and DTLS session and rtpengine relays between it and the mixer. One of the two parties
+talking can be mixed this way; a call between two browsers is refused with 409 `conference_browser`.
+A new party is rung on its desk phones when it has any; one reachable only in a browser (another
+agent on the desktop) is offered fresh rtpengine sides whose plain end is its mixer leg
+(`B2bua.originate_browser`).
 
 A recording that runs on the call goes on in the same file: from the moment the call is mixed the
 DSP worker feeds it from the mix (the caller's own voice left, every other voice right) instead of
@@ -108,27 +109,40 @@ class Conferences:
             dest = self.b2bua.resolve(target, call.tenant_id)
             if dest is None or not dest.targets:
                 raise NotFound(f"nobody to call at {target!r}", error_id="conference_target_unknown")
-            dest = desk_phones(dest, target)
             pid = f"party-{len(room.parties) + 1}"
             agent = next((p for p, leg in room.parties.items() if leg.role == "agent"), None)
             if mode is Mode.WHISPER and agent is None:
                 raise Conflict("nobody to whisper to: the call has no agent", error_id="conference_no_agent")
             address = await self.dsp.add_participant(call.id, pid, codec=Codec.PCMU, mode=mode,
                                                      whisper_to=agent if mode is Mode.WHISPER else None)
-            owner = _plain_owner(room)
-            leg, final = await self.b2bua.originate(owner, dest, party_sdp(*address, (Codec.PCMU, Codec.PCMA)))
+            try:
+                leg, answer, status = await self._ring(room, dest, pid, party_sdp(*address, (Codec.PCMU, Codec.PCMA)))
+            except BaseException:
+                await self.dsp.remove_participant(call.id, pid)
+                raise
             if leg is None:
                 await self.dsp.remove_participant(call.id, pid)
-                status = final.status if final is not None else 408
                 raise Conflict(f"{target} did not answer ({status})", error_id="conference_no_answer")
-            self.dsp.leg(call.id, pid).codec = chosen_codec(leg.sdp)
-            self.dsp.set_remote(call.id, pid, sdp_media_address(leg.sdp.decode()))
+            self.dsp.leg(call.id, pid).codec = chosen_codec(answer)
+            self.dsp.set_remote(call.id, pid, sdp_media_address(answer.decode()))
             leg.role = "conference" if mode in (Mode.NORMAL, Mode.BARGE) else f"supervisor-{mode.value}"
             room.parties[pid] = leg
             if mode is not Mode.NORMAL:
                 room.supervisors[target] = pid
             log.info("party joined the conference", extra={"call_id": call.id, "party": target})
             return leg
+
+    async def _ring(self, room: Room, dest: Destination, pid: str, offer: bytes) -> tuple[Leg | None, bytes, int]:
+        """Ring a new party with its mixer leg's `offer`: on its desk phones when it has any, else in its
+        browsers through rtpengine (fresh sides under the tag `<pid>-mixer`). The leg that answered, the
+        SDP its mixer leg sends to, and the final status."""
+        owner = _plain_owner(room)
+        phones = desk_phones(dest)
+        if phones is None:
+            leg, answer = await self.b2bua.originate_browser(owner, dest, offer, f"{room.call.id}-{pid}-mixer")
+            return leg, answer, leg.status if leg is not None else 408
+        leg, final = await self.b2bua.originate(owner, phones, offer)
+        return leg, leg.sdp if leg is not None else b"", final.status if final is not None else 408
 
     @staticmethod
     def _supervisor_in(room: Room, extension: str) -> str | None:
@@ -211,13 +225,11 @@ class Conferences:
         room.parties.clear()
 
 
-def desk_phones(dest: Destination, target: str) -> Destination:
-    """`dest` without its browser devices (a third party joins the mix over plain RTP only)."""
+def desk_phones(dest: Destination) -> Destination | None:
+    """`dest` without its browser devices, or None when it has nothing else (a party with a desk phone
+    is rung there only: one offer serves every device, and a desk phone takes plain RTP)."""
     plain = [(uri, addr) for uri, addr in dest.targets if uri_transport(uri) not in BROWSER_TRANSPORTS]
-    if not plain:
-        raise Conflict(f"{target} is reachable only in a browser, which cannot be called into a conference yet",
-                       error_id="conference_browser")
-    return replace(dest, targets=plain)
+    return replace(dest, targets=plain) if plain else None
 
 
 def _in_browser(leg: Leg) -> bool:

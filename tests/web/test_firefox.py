@@ -6,8 +6,9 @@ the caller's RTP counted on loopback), hold and resume, hang-up and wrap-up. And
 keyboard alone: log in and go available with Tab and Enter.
 
 Firefox gets a fake microphone and no permission prompt, gathers ICE candidates on loopback without
-mDNS names, and has its update, telemetry, safe-browsing and connectivity services off, so that every
-packet of the test stays on 127.0.0.1. See tests/web/firefox_relay.py for why Playwright starts it
+mDNS names, has its update, telemetry, remote-settings, safe-browsing and connectivity services off, and
+runs with MOZ_DISABLE_NONLOCAL_CONNECTIONS=1, so that every packet of the test stays on loopback (a
+capture on eth0 during a run saw nothing from it). See tests/web/firefox_relay.py for why Playwright starts it
 through a small relay."""
 
 from __future__ import annotations
@@ -84,9 +85,21 @@ FIREFOX_PREFS: dict[str, str | float | bool] = {
     "browser.region.network.url": "",
     "browser.search.update": False,
     "browser.newtabpage.enabled": False,
-    "services.settings.server": "http://127.0.0.1:9/",
+    "services.settings.server": "data:,#remote-settings-dummy/v1",  # no remote settings (see NONLOCAL)
     "geo.provider.network.url": "",
+    "app.normandy.enabled": False,
+    "dom.push.connection.enabled": False,
+    "extensions.systemAddon.update.enabled": False,
+    "extensions.blocklist.enabled": False,
+    "media.gmp-manager.updateEnabled": False,
+    "network.trr.mode": 5,
+    "network.predictor.enabled": False,
+    "security.OCSP.enabled": 0,
+    "browser.shell.checkDefaultBrowser": False,
 }
+#: Firefox's test switch: connections to anything but loopback are refused (and remote settings may be
+#: pointed at the dummy server above, which release builds otherwise ignore)
+NONLOCAL = {"MOZ_DISABLE_NONLOCAL_CONNECTIONS": "1"}
 #: Firefox's own view of the call: connection and ICE states, in addition to CONNECTION's SDPs and pairs
 PEER_STATE = """() => {
   const pc = window.tongdaiPhone.session && window.tongdaiPhone.session.connection;
@@ -94,6 +107,11 @@ PEER_STATE = """() => {
 }"""
 
 
+#: Firefox has sent 100 packets more than `sent` (2 s of voice at 20 ms a packet)
+SENT_MORE = """async (sent) => {
+  const s = await window.tongdaiPhone.stats();
+  return {...s, ok: s.outPackets >= sent + 100};
+}"""
 #: every description Firefox is given or makes, and what it said about it, for the failure message
 SDP_TRAIL = """
 (() => {
@@ -146,7 +164,7 @@ def firefox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     launcher.chmod(0o755)
     with sync_playwright() as p:
         browser = p.firefox.launch(channel="moz-firefox", executable_path=str(launcher), headless=True,
-                                   firefox_user_prefs=FIREFOX_PREFS, env={**os.environ, "HOME": str(home)})
+                                   firefox_user_prefs=FIREFOX_PREFS, env={**os.environ, **NONLOCAL, "HOME": str(home)})
         try:
             yield browser
         finally:
@@ -218,6 +236,9 @@ def test_given_agent_in_firefox_when_customer_calls_then_it_rings_answers_talks_
                 stats = wait_for(page, STATS, 25)
                 if not (stats and stats["ok"]):
                     pytest.fail(f"no audio both ways in Firefox: {stats}\n{diagnosis(page, running, console)}")
+                # two seconds more of Firefox's voice, so that the caller's capture has a window to count in
+                more = wait_for(page, SENT_MORE, 15, stats["outPackets"])
+                assert more and more["ok"], (more, diagnosis(page, running, console))
                 talk_end = time.time()
                 shot(page, "agent-firefox-in-call")
 

@@ -1,6 +1,6 @@
 """The agent desktop in a real browser against `tongdai run --demo` with rtpengine: Chromium (fake
 microphone) logs agent 1001 in; its JsSIP phone registers over SIP over WebSocket; the agent goes
-available; SIPp calls a number of the sales queue and speaks the A-law capture; the browser rings and
+available; SIPp calls a number of the sales queue and speaks (a 30 s A-law tone); the browser rings and
 shows the caller; the agent answers in the page and audio flows both ways (the browser's getStats, and
 the caller's RTP port captured on loopback); hold and resume reach the caller as re-INVITEs; the agent
 hangs up, wraps up with a disposition and is free again.
@@ -20,6 +20,7 @@ from tests.calls.capture import loopback_capture
 from tests.calls.sipp import free_udp_port, register, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
 from tests.calls.test_call_records import token
+from tests.calls.tone_pcap import tone_pcap
 from tests.conftest import wait_until
 from tests.sip.test_torture import DATA
 from tongdai.media.pcap import rtp_packets
@@ -117,6 +118,13 @@ STATS = """async () => {
 }"""
 
 
+#: the browser has sent 100 packets more than `sent` (2 s of voice at 20 ms a packet)
+SENT_MORE = """async (sent) => {
+  const s = await window.tongdaiPhone.stats();
+  return {...s, ok: s.outPackets >= sent + 100};
+}"""
+
+
 #: what went wrong when no audio flows: ICE and DTLS states, candidate pairs, both SDPs
 CONNECTION = """async () => {
   const pc = window.tongdaiPhone.session && window.tongdaiPhone.session.connection;
@@ -163,9 +171,11 @@ def test_given_agent_in_browser_when_customer_calls_then_it_rings_answers_talks_
             expect(page.locator("#state")).to_have_text("Available")
 
             with loopback_capture(media, capture):
+                # the caller speaks for 30 s (not the 7 s capture): on a loaded machine DTLS may take seconds to come up
+                speech = tone_pcap(tmp_path / "speech.pcap", 440, 30)
                 caller = start(sipp_command(str(SCENARIOS / "uac_queue_browser.xml"), running.sip_port, port=free_udp_port(), calls=1,
                                             service="1800", caller=CALLER, workdir=tmp_path, timeout_s=90,
-                                            keys={"audio_pcap": str(CAPTURES / "g711a.pcap")}) + ["-mp", str(media)],
+                                            keys={"audio_pcap": str(speech)}) + ["-mp", str(media)],
                                tmp_path)
                 try:
                     # the offer shows who calls before the agent answers
@@ -185,6 +195,9 @@ def test_given_agent_in_browser_when_customer_calls_then_it_rings_answers_talks_
                     # the caller's capture reaches the browser, the fake microphone reaches rtpengine
                     stats = wait_for(page, STATS, 25)
                     assert stats and stats["ok"], (stats, page.evaluate(CONNECTION))
+                    # two seconds more of the browser's voice, so that the caller's capture has a window to count in
+                    more = wait_for(page, SENT_MORE, 15, stats["outPackets"])
+                    assert more and more["ok"], (more, page.evaluate(CONNECTION))
                     shot(page, "agent-in-call")
                     talk_end = time.time()
 

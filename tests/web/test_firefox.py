@@ -31,6 +31,7 @@ from tests.web.test_agent_desktop import (
     CONNECTION,
     LOOPBACK_ONLY,
     SCENARIOS,
+    SENT_MORE,
     STATS,
     agent_state,
     crm_customer,
@@ -107,11 +108,6 @@ PEER_STATE = """() => {
 }"""
 
 
-#: Firefox has sent 100 packets more than `sent` (2 s of voice at 20 ms a packet)
-SENT_MORE = """async (sent) => {
-  const s = await window.tongdaiPhone.stats();
-  return {...s, ok: s.outPackets >= sent + 100};
-}"""
 #: every description Firefox is given or makes, and what it said about it, for the failure message
 SDP_TRAIL = """
 (() => {

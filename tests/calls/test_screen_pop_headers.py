@@ -93,3 +93,15 @@ def test_given_extra_headers_when_b2bua_rings_every_device_then_each_invite_carr
     for invite in stack.sent:
         assert invite.get("x-tongdai-queue") == "sales" and invite.get("x-tongdai-ivr-path") is None
         assert b"forged" not in bytes(invite)
+
+
+def test_given_agent_call_event_then_only_staff_and_the_agents_it_concerns_see_it() -> None:
+    from tongdai.calls.events import AgentCallChanged
+
+    event = AgentCallChanged(tenant_id="t1", phase="offered", call_id="c", task_id="c", queue="sales",
+                             caller="0901234567", user_ids=("u1", "u2"))
+    assert event.visible_to("agent", "t1", "u1") and event.visible_to("agent", "t1", "u2")
+    assert not event.visible_to("agent", "t1", "u3")  # another agent of the tenant
+    assert not event.visible_to("agent", "t2", "u1")  # the same id in another tenant
+    assert event.visible_to("supervisor", "t1", "s1") and not event.visible_to("supervisor", "t2", "s1")
+    assert event.visible_to("provider_admin", None, "p")

@@ -29,6 +29,8 @@ async def test_given_agent_logged_in_then_softphone_gives_its_own_extension_and_
     assert (body["extension"], body["sip_uri"], body["sip_password"], body["ws_path"]) == \
         ("1004", "sip:1004@demo", "sip-demo-1004", "/sip")
     assert body["name"] == "Wang Fang" and body["agent_id"]
+    me = (await api.client.get("/api/v1/auth/me", headers=await api.headers(("fang@demo.example", demo.AGENT_PASSWORD)))).json()
+    assert body["user_id"] == me["id"]  # whose `agent.call` events the desk-phone desktop follows
 
 
 async def test_given_supervisor_without_agent_record_then_softphone_is_404(api: Api) -> None:

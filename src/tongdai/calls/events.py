@@ -55,3 +55,30 @@ class CallEnded(Event):
     queue: str = ""
     agent: str = ""
     wait_seconds: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AgentCallChanged(Event):
+    """A queued call as the agents it is offered to see it, for a desktop whose agent answers on a desk
+    phone (the browser softphone reads the same facts from the INVITE's `X-Tongdai-*` headers).
+    `phase`: `offered` (ringing `user_ids`), `withdrawn` (no longer ringing them), `answered` (the one
+    agent in `user_ids` took it), `ended` (that agent's conversation is over: wrap-up)."""
+
+    name: ClassVar[str] = "agent.call"
+    audience: ClassVar[frozenset[str] | None] = _STAFF | {"agent"}
+    phase: str
+    call_id: str
+    task_id: str
+    queue: str
+    caller: str
+    user_ids: tuple[str, ...] = ()
+    ivr_path: str = ""
+    digits: str = ""
+    customer_id: str = ""
+    recording: str = ""
+
+    def visible_to(self, role: str, tenant_id: str | None, subject_id: str) -> bool:
+        """Staff of the tenant, and the agents the call concerns."""
+        if role == "agent":
+            return self.tenant_id == tenant_id and subject_id in self.user_ids
+        return super().visible_to(role, tenant_id, subject_id)

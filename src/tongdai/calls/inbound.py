@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from tongdai.calls.b2bua import PASSTHROUGH, B2bua, Call, Destination, Leg, via_transport
 from tongdai.calls.caller_id import e164
+from tongdai.calls.events import AgentCallChanged
 from tongdai.calls.models import QueueLogEntry
 from tongdai.calls.screen_pop import pop_headers
 from tongdai.core.db import Database
@@ -88,6 +89,7 @@ class Waiting:
     entered: float
     ringing: asyncio.Task[None] | None = None
     agent: str = ""  # the agent who answered
+    agent_user: str = ""  # their user account (whose desktop follows the call)
     done: bool = False
     timed_out: set[str] = field(default_factory=set)  # reservations whose offer timed out
     variables: dict[str, str] = field(default_factory=dict)  # what the call flow collected
@@ -157,7 +159,7 @@ class InboundCalls:
                  prompts: PromptLibrary | None = None, speech: Callable[[], Any] | None = None,
                  voicemails: Callable[[], Any] | None = None, interactions: Any = None,
                  announce_every_s: float = 30.0) -> None:
-        self.b2bua, self.routing, self.db = b2bua, routing, db
+        self.b2bua, self.routing, self.db, self.bus = b2bua, routing, db, bus
         self.prompts = prompts  # text to speech for call flows (None: flows cannot speak, numbers go to queues)
         self.flows: dict[str, asyncio.Queue[fr.Event]] = {}  # call id -> what its running flow hears
         self.speech, self.voicemails = speech, voicemails  # found when first needed (built after this)
@@ -732,12 +734,16 @@ class InboundCalls:
         else:
             dest = Destination(targets, w.tenant_id, "extension", ",".join(sorted(set(worker_of.values()))))
         w.call.pop_headers = await self._pop(w)
+        offered = self._users(w, set(worker_of.values()))
+        await self._agent_call(w, "offered", offered)
         agent_leg, final = await self.b2bua.originate(w.caller, dest, offer_sdp, extra_headers=w.call.pop_headers)
         if w.done or w.caller.ended:
+            await self._agent_call(w, "withdrawn", offered)
             if agent_leg is not None:
                 await self.b2bua.hang_up(agent_leg)
             return
         if agent_leg is None or agent_leg.invite is None:
+            await self._agent_call(w, "withdrawn", offered)
             if event.reservation_id in w.timed_out:
                 return  # the engine took the offer back already (and logged it missed)
             status = final.status if final is not None else 408
@@ -753,6 +759,9 @@ class InboundCalls:
         worker = engine.workers.get(wid) if engine is not None else None
         w.agent = str(worker.attributes.get("extension", wid)) if worker is not None else wid
         w.call.agent, w.call.wait_s = w.agent, time.time() - w.entered
+        w.agent_user = next(iter(self._users(w, {wid})), "")
+        await self._agent_call(w, "withdrawn", tuple(u for u in offered if u != w.agent_user))
+        await self._agent_call(w, "answered", (w.agent_user,))
         await self._log(w, "answered", agent=w.agent, wait_s=time.time() - w.entered)
         events = self.flows.get(w.call.id)
         if events is not None:  # the flow that kept the caller company (announcements, maximum wait) ends
@@ -773,6 +782,23 @@ class InboundCalls:
         customer_id = str(w.customer["id"]) if w.customer else ""
         return pop_headers(call_id=w.call.id, task_id=w.task_id, queue=w.queue, ivr_path=path, variables=variables,
                            customer_id=customer_id, recording=await self._recording_policy(w.tenant_id, w.queue))
+
+    def _users(self, w: Waiting, worker_ids: set[str]) -> tuple[str, ...]:
+        """The user accounts of these agents (those that have one)."""
+        engine = self.routing.engines.get(w.tenant_id)
+        workers = [engine.workers.get(wid) for wid in sorted(worker_ids)] if engine is not None else []
+        return tuple(str(wk.user_id) for wk in workers if wk is not None and wk.user_id is not None)
+
+    async def _agent_call(self, w: Waiting, phase: str, user_ids: tuple[str, ...]) -> None:
+        """Tell the desktops of `user_ids` where the call is (the facts of its screen pop with it)."""
+        if not user_ids or not all(user_ids):
+            return
+        facts = dict(w.call.pop_headers)
+        await self.bus.publish(AgentCallChanged(
+            tenant_id=w.tenant_id, at=time.time(), phase=phase, call_id=w.call.id, task_id=w.task_id,
+            queue=w.queue, caller=w.call.caller, user_ids=user_ids, ivr_path=facts.get("x-tongdai-ivr-path", ""),
+            digits=facts.get("x-tongdai-digits", ""), customer_id=facts.get("x-tongdai-customer-id", ""),
+            recording=facts.get("x-tongdai-recording", "")))
 
     async def _recording_policy(self, tenant_id: str, queue: str) -> str:
         """The queue's recording policy (`never` for a queue not found), for the agent's buttons."""
@@ -848,6 +874,7 @@ class InboundCalls:
         if task.state in (TaskState.ASSIGNED,):
             await self._routing(w, lambda e, now: e.complete(w.task_id, now))
             await self._log(w, "completed", agent=w.agent)
+            await self._agent_call(w, "ended", (w.agent_user,))
         else:
             position = self._position(w)
             await self._routing(w, lambda e, now: e.cancel(w.task_id, now, reason="abandoned", abandoned=True))

@@ -26,6 +26,8 @@ router = APIRouter(tags=["agent desktop"])
 
 class SoftphoneOut(BaseModel):
     agent_id: str
+    user_id: str
+    """The user account the agent logs in with (whose `agent.call` events follow a desk phone's calls)."""
     name: str
     extension: str
     sip_uri: str
@@ -46,5 +48,5 @@ async def softphone(request: Request, p: Principal = Depends(Allow({Role.AGENT, 
     if row is None or not row[0].sip_password:
         raise NotFound("no agent with a SIP account for this user", error_id="no_softphone")
     agent, slug = row
-    return {"agent_id": agent.id, "name": agent.name, "extension": agent.extension,
+    return {"agent_id": agent.id, "user_id": p.subject_id, "name": agent.name, "extension": agent.extension,
             "sip_uri": f"sip:{agent.extension}@{slug}", "sip_password": agent.sip_password, "ws_path": WS_PATH}

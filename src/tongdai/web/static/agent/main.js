@@ -2,13 +2,17 @@
 // flow learnt, the customer's cases), work during the call (cases, notes, recording) and wrap-up.
 import { api, events, logIn, logOut, token } from '../shared/net.js';
 import { Softphone } from './phone.js';
+import { DeskPhone } from './deskphone.js';
 import { LANGUAGES, lang, setLang, t, translate } from './strings.js';
 import { Ringer } from './ringer.js';
 import { initConference } from './conference.js';
 import { initCallbacks } from './callbacks.js';
 
 const $ = (id) => document.getElementById(id);
-const phone = new Softphone();
+// where the agent answers: this browser (the WebRTC softphone) or a desk SIP phone (the desktop follows
+// its calls on the event stream); a change of choice reloads the page
+const PHONE_MODE = 'tongdai.phone';
+const phone = localStorage.getItem(PHONE_MODE) === 'desk' ? new DeskPhone() : new Softphone();
 const ringer = new Ringer();
 window.tongdaiPhone = phone; // for the end-to-end test's getStats and for troubleshooting from the console
 
@@ -110,7 +114,7 @@ function incoming(info) {
   show('incoming-facts', Boolean(pop.queue));
   show('incoming', true);
   show('in-call', false);
-  ringer.start();
+  if (!phone.desk) ringer.start(); // a desk phone rings on its own
   screenPop(info.number, pop);
   renderState();
   $('answer').focus();
@@ -452,7 +456,7 @@ function bindPhone() {
   $('transfer-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const target = $('transfer-target').value.trim();
-    if (!target) return;
+    if (!target || phone.desk) return; // a desk phone transfers with its own keys
     phone.transfer(target);
     message(t('transferred', { target }));
   });
@@ -462,6 +466,11 @@ function bindPhone() {
   });
   $('complete').addEventListener('click', () => phone.completeConsult());
   $('cancel-consult').addEventListener('click', () => phone.cancelConsult());
+  $('phone-mode').addEventListener('change', () => {
+    localStorage.setItem(PHONE_MODE, $('phone-mode').value);
+    phone.stop();
+    location.reload();
+  });
   $('mic').addEventListener('change', () => { phone.micId = $('mic').value; localStorage.setItem('tongdai.mic', phone.micId); });
   $('speaker').addEventListener('change', () => { localStorage.setItem('tongdai.speaker', $('speaker').value); phone.setSpeaker($('speaker').value); });
 }
@@ -510,7 +519,9 @@ async function enterDesk() {
   $('who').hidden = false;
   $('who').textContent = `${desk.me.name} · ${desk.me.extension}`;
   await loadReasons();
-  await devices().catch((e) => message(String(e)));
+  document.body.classList.toggle('desk-phone', Boolean(phone.desk));
+  $('phone-mode').value = phone.desk ? 'desk' : 'browser';
+  if (!phone.desk) await devices().catch((e) => message(String(e)));
   phone.start(desk.me);
   await refreshState();
   await loadHistory();
@@ -533,7 +544,7 @@ function languages() {
     keypad();
     priorities();
     renderState();
-    if (desk.me) { loadReasons(); devices().catch((e) => message(String(e))); loadHistory(); }
+    if (desk.me) { loadReasons(); if (!phone.desk) devices().catch((e) => message(String(e))); loadHistory(); }
     if (desk.call) lookUp(desk.call.number); // the case lists speak the new language too
     if (desk.recording) renderRecording(desk.recording.policy, desk.recording.state);
     if (desk.call && desk.call.pop) {

@@ -13,7 +13,11 @@ const ICE_WAIT_MS = 1000;
  *  caller's path through the call flow, what they entered (`name=value;...`, percent-encoded), the
  *  customer and the queue's recording policy. Empty strings when the call came some other way. */
 export function popOf(request) {
-  const header = (name) => (request && request.hasHeader(name) ? String(request.getHeader(name)) : '');
+  return popFrom((name) => (request && request.hasHeader(name) ? String(request.getHeader(name)) : ''));
+}
+
+/** The screen pop's facts from `header(name)`, which answers a `X-Tongdai-*` header's value ('' if none). */
+export function popFrom(header) {
   const digits = header('X-Tongdai-Digits').split(';').filter(Boolean).map((pair) => {
     const [name, value = ''] = pair.split('=');
     try { return [decodeURIComponent(name), decodeURIComponent(value)]; } catch { return [name, value]; }

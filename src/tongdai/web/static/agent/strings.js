@@ -1,6 +1,8 @@
 // The agent desktop's words in English, Vietnamese and Chinese. `t(key, vars)` fills {name} slots.
 const STRINGS = {
   en: {
+    phone_mode: 'Answer calls on', this_browser: 'this browser', my_desk_phone: 'my desk phone',
+    desk_phone: 'Calls ring your desk phone', answer_on_desk_phone: 'Answer on your desk phone.',
     cdr_answered: 'answered', cdr_abandoned: 'abandoned', cdr_no_answer: 'no answer', cdr_busy: 'busy',
     cdr_declined: 'declined', cdr_cancelled: 'cancelled', cdr_failed: 'failed',
     queue: 'Queue', ivr_path: 'Path in the call flow', digits: 'Entered', recording: 'Recording',
@@ -32,6 +34,8 @@ const STRINGS = {
     transfer_failed: 'Transfer failed', pick_disposition: 'Pick a disposition',
   },
   vi: {
+    phone_mode: 'Nhận cuộc gọi trên', this_browser: 'trình duyệt này', my_desk_phone: 'điện thoại bàn của tôi',
+    desk_phone: 'Cuộc gọi đổ chuông ở điện thoại bàn', answer_on_desk_phone: 'Hãy nhấc máy ở điện thoại bàn.',
     cdr_answered: 'đã trả lời', cdr_abandoned: 'khách bỏ máy', cdr_no_answer: 'không trả lời', cdr_busy: 'máy bận',
     cdr_declined: 'bị từ chối', cdr_cancelled: 'đã hủy', cdr_failed: 'thất bại',
     queue: 'Hàng đợi', ivr_path: 'Đường đi trong kịch bản', digits: 'Đã nhập', recording: 'Ghi âm',
@@ -63,6 +67,8 @@ const STRINGS = {
     transfer_failed: 'Chuyển cuộc gọi thất bại', pick_disposition: 'Chọn kết quả',
   },
   zh: {
+    phone_mode: '接听方式', this_browser: '本浏览器', my_desk_phone: '我的座机',
+    desk_phone: '来电将在座机上振铃', answer_on_desk_phone: '请在座机上接听。',
     cdr_answered: '已接听', cdr_abandoned: '已放弃', cdr_no_answer: '无人接听', cdr_busy: '忙',
     cdr_declined: '已拒接', cdr_cancelled: '已取消', cdr_failed: '失败',
     queue: '队列', ivr_path: '语音导航路径', digits: '已输入', recording: '录音',

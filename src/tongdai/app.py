@@ -94,7 +94,8 @@ class App:
                 log.info("tongdai ready", extra={"http": url})
                 sip = self.settings.sip
                 sip_line = f", SIP on {sip.host}:{sip.udp_port or sip.tcp_port}" if sip.enabled else ""
-                print(f"tongdai is ready: {url} (API reference at {url}/docs){sip_line}. Ctrl-C stops it.",
+                print(f"tongdai is ready: {url} (agent desktop {url}/ui/agent/, wallboard {url}/ui/supervisor/, "
+                      f"administration {url}/ui/admin/, API reference {url}/docs){sip_line}. Ctrl-C stops it.",
                       file=sys.stderr, flush=True)
             stopper = asyncio.create_task(self._stop.wait())
             await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)

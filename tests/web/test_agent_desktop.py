@@ -23,6 +23,7 @@ from tests.calls.test_call_records import token
 from tests.calls.tone_pcap import tone_pcap
 from tests.conftest import wait_until
 from tests.sip.test_torture import DATA
+from tongdai import demo
 from tongdai.media.pcap import rtp_packets
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not os.access("/usr/bin/chromium", os.X_OK),
@@ -100,6 +101,59 @@ def agent_state(admin: Admin) -> dict:
     return next(a for a in admin.get("/api/v1/routing/agents").json() if a["worker_id"] == lan["id"])
 
 
+#: the agent page's own state changes, with the browser's clock: window.stateLog = [{state, at}]
+AGENT_STATE_LOG = """() => {
+  window.stateLog = [{state: document.getElementById('state').dataset.state, at: Date.now()}];
+  new MutationObserver(() => {
+    const state = document.getElementById('state').dataset.state;
+    if (state !== window.stateLog[window.stateLog.length - 1].state) window.stateLog.push({state, at: Date.now()});
+  }).observe(document.getElementById('state'), {attributes: true, attributeFilter: ['data-state']});
+}"""
+#: what the supervisor's wallboard shows of each agent, with the same clock: window.boardLog = [{ext, state, at}]
+BOARD_LOG = """() => {
+  window.boardLog = [];
+  const note = (cell) => {
+    const ext = (cell.closest('tr').cells[0].textContent.match(/\\((\\d+)\\)/) || [])[1];
+    if (ext && cell.dataset.state) window.boardLog.push({ext, state: cell.dataset.state, at: Date.now()});
+  };
+  document.querySelectorAll('#agents tbody td.state').forEach(note);
+  new MutationObserver((changes) => changes.forEach((c) => {
+    if (c.type === 'attributes' && c.target.matches && c.target.matches('td.state')) note(c.target);
+  })).observe(document.getElementById('agents'), {attributes: true, attributeFilter: ['data-state'], subtree: true});
+}"""
+#: the wallboard's states that show an agent page's state
+SHOWN_AS = {"available": {"available"}, "on_call": {"ringing", "talking"}, "wrap_up": {"wrap_up"},
+            "not_ready": {"not_ready"}, "offline": {"offline"}}
+
+
+def supervisor_board(browser, base: str):  # type: ignore[no-untyped-def]
+    """The supervisor's wallboard page, logged in, recording what it shows of each agent."""
+    from playwright.sync_api import expect
+
+    page = browser.new_context().new_page()
+    page.goto(f"{base}/ui/supervisor/")
+    page.fill("#email", demo.SUPERVISOR_LOGIN[0])
+    page.fill("#password", demo.SUPERVISOR_LOGIN[1])
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#agents tbody tr", has_text="(1001)")).to_be_visible(timeout=10_000)
+    page.evaluate(BOARD_LOG)
+    return page
+
+
+def board_delays(board, pages: dict[str, object]) -> list[tuple[str, str, float]]:  # type: ignore[type-arg]
+    """For each state change an agent's page showed: (extension, state, seconds until the wallboard
+    showed it too). The wallboard may show it first (the page learns of some changes by asking): 0 then."""
+    seen = board.evaluate("() => window.boardLog")
+    delays = []
+    for ext, page in pages.items():
+        log = page.evaluate("() => window.stateLog")  # type: ignore[attr-defined]
+        for change in log[1:]:
+            shown = [b["at"] for b in seen if b["ext"] == ext and b["state"] in SHOWN_AS[change["state"]]
+                     and b["at"] >= change["at"] - 3000]
+            delays.append((ext, change["state"], max(0.0, (min(shown) - change["at"]) / 1000) if shown else float("inf")))
+    return delays
+
+
 def wait_for(page, predicate: str, timeout_s: float, arg=None):  # type: ignore[no-untyped-def]
     """Poll `predicate` (an async JS function) in the page until it answers truthy; its last answer."""
     deadline = time.monotonic() + timeout_s
@@ -156,6 +210,8 @@ def test_given_agent_in_browser_when_customer_calls_then_it_rings_answers_talks_
             shot(page, "agent-login")
             page.click("#login-form button[type=submit]")
             expect(page.locator("#registration")).to_have_attribute("data-status", "registered", timeout=15_000)
+            board = supervisor_board(browser, running.base)  # a supervisor watches from another tab
+            page.evaluate(AGENT_STATE_LOG)
             page.click("#go-available")
             expect(page.locator("#state")).to_have_attribute("data-state", "available", timeout=5_000)
             shot(page, "agent-available")
@@ -225,6 +281,14 @@ def test_given_agent_in_browser_when_customer_calls_then_it_rings_answers_talks_
             expect(page.locator("#history li").first).to_contain_text("Resolved")
             expect(page.locator("#state")).to_have_attribute("data-state", "available", timeout=10_000)
             shot(page, "agent-after-call")
+            # each of the agent's changes (available, ringing and talking, wrap-up, available) was on the
+            # supervisor's wallboard within a second of the agent's own screen
+            states = page.evaluate("() => window.stateLog.map(c => c.state)")
+            time.sleep(1.0)
+            delays = board_delays(board, {"1001": page})
+            print("wallboard delays (s):", delays)
+            assert states[-4:] == ["available", "on_call", "wrap_up", "available"], states
+            assert all(d < 1.0 for _, _, d in delays), delays
             # wrap-up done: the agent is free for the next call (no task left, available)
             state = agent_state(sales_line)
             assert (state["activity"], state["tasks"]) == ("available", []), state

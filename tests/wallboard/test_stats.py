@@ -306,7 +306,7 @@ def test_delta_carries_only_what_changed_then_nothing():
 
 
 def test_snapshot_after_a_restart_shows_waiting_calls_ringing_and_talking_agents_from_the_engine():
-    e = engine_with([Queue("sales")], [agent("a"), agent("b")], T0)
+    e = engine_with([Queue("sales", wrap_up_s=30)], [agent("a"), agent("b")], T0)
     for tid, at in (("c1", 0), ("c2", 5), ("c3", 10)):
         t = task(tid, "sales", caller=f"caller-{tid}")
         t.created_at = T0 + at
@@ -366,3 +366,24 @@ def test_reloading_from_the_engine_after_a_directory_change_keeps_the_current_ca
     after = r.agent("a0", 10)
     assert after["call"] == before["call"] and after["since"] == before["since"] == T0 + 7
     assert r.queue("sales", 10)["answered"] == 1 and r.queue("sales", 10)["waiting"] == 0
+
+
+def test_call_transferred_from_one_agent_to_another_moves_the_agents_not_the_queue_counts():
+    e = engine_with([Queue("sales", wrap_up_s=30)], [agent("a"), agent("b")], T0)
+    board = Wallboard()
+    load_engine(board, e, T0)
+    for ev in e.submit(task("c", "sales"), T0):
+        board.apply(ev, T0)
+    holder = e.task("c").reservation_id
+    for ev in e.accept(holder, T0 + 3):
+        board.apply(ev, T0 + 3)
+    offered = e.task("c").worker_id
+    other = "b" if offered == "a" else "a"
+    # the agent transfers the caller straight to the other agent: their task completes, one follows the call
+    for ev in e.complete("c", T0 + 20) + e.assign_directly(task("c-t1", "sales"), other, T0 + 20,
+                                                           reservation_id="transfer"):
+        board.apply(ev, T0 + 20)
+    row = board.queue_row(board.queues["sales"], T0 + 21)
+    assert (row["offered"], row["answered"], row["asa_s"]) == (1, 1, 3.0)
+    assert (board.agents[offered].state, board.agents[other].state) == ("wrap_up", "talking")
+    assert e.agent_state(other)["tasks"] == ["c-t1"]

@@ -196,8 +196,8 @@ def test_given_caller_through_menu_and_digits_when_agent_works_the_call_then_pop
 def test_given_queued_call_blind_transferred_to_a_second_browser_then_its_offer_shows_the_same_pop(
         running, sales_line, flow_line, tmp_path):  # noqa: F811
     """Agent 1001 takes a sales-line call and blind-transfers it to 1002's browser: the INVITE to 1002
-    carries the call's X-Tongdai-* headers again, so 1002 sees the queue and the same call id; the
-    recording stays 1001's to control (the API refuses 1002), and 1002's page shows no error for it."""
+    carries the call's X-Tongdai-* headers again, so 1002 sees the queue and the same call id; the call
+    (its task) is 1002's from then on: 1002 may control its recording, 1001 no longer may."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
@@ -219,11 +219,14 @@ def test_given_queued_call_blind_transferred_to_a_second_browser_then_its_offer_
                 assert minh.locator("#pop").get_attribute("data-call-id") == call_id
                 minh.click("#answer")
                 expect(minh.locator("#in-call")).to_be_visible(timeout=10_000)
-                time.sleep(3.5)  # the page asks the recording's state for up to 3 s after the answer
-                expect(minh.locator("#recording")).to_be_hidden()
-                expect(minh.locator("#phone-message")).not_to_contain_text("Recording")
+                expect(lan.locator("#in-call")).to_be_hidden(timeout=15_000)  # the transfer is done
                 minh_h = {"Authorization": f"Bearer {token(running.base, 'minh@demo.example', AGENT[1])}"}
-                refused = httpx.get(f"{running.base}/api/v1/calls/{call_id}/recording", headers=minh_h, timeout=10)
+                lan_h = {"Authorization": f"Bearer {token(running.base, AGENT[0], AGENT[1])}"}
+                recording = f"{running.base}/api/v1/calls/{call_id}/recording"
+                assert wait_until(lambda: httpx.get(recording, headers=minh_h, timeout=10).status_code == 200,
+                                  timeout=5)
+                assert httpx.get(recording, headers=minh_h, timeout=10).json()["policy"] == "on_demand"
+                refused = httpx.get(recording, headers=lan_h, timeout=10)
                 assert refused.status_code == 403, refused.text
                 rc, count, out = finish(caller, timeout=40)  # the caller hangs up 6 s after the join
             finally:

@@ -17,6 +17,7 @@ from tests.calls.sipp import free_udp_port, register, sipp_command
 from tests.calls.test_b2bua_sipp import finish, start
 from tests.web.test_agent_desktop import (
     AGENT,
+    AGENT_STATE_LOG,
     CALLER,
     CAPTURES,
     CHROMIUM_ARGS,
@@ -24,10 +25,12 @@ from tests.web.test_agent_desktop import (
     LOOPBACK_ONLY,
     SCENARIOS,
     STATS,
+    board_delays,
     logged_in,
     pytestmark,  # noqa: F401  (e2e, and skipped without chromium)
     sales_line,  # noqa: F401  (the fixture: number 1800 leads to the sales queue)
     shot,
+    supervisor_board,
     wait_for,
     wrap_up,
 )
@@ -84,7 +87,10 @@ def test_given_agent_in_browser_when_it_blind_transfers_to_a_second_browser_then
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
+            board = supervisor_board(browser, running.base)  # a supervisor watches from another tab
             lan, minh = two_agents(browser, running.base)
+            for page in (lan, minh):
+                page.evaluate(AGENT_STATE_LOG)
             with loopback_capture(media, capture):
                 caller = caller_to_1001(running, "uac_queue_browser_transfer.xml", media, tmp_path)
                 try:
@@ -98,8 +104,17 @@ def test_given_agent_in_browser_when_it_blind_transfers_to_a_second_browser_then
             expect(minh.locator("#wrapup")).to_be_visible(timeout=10_000)
             wrap_up(minh, "resolved")
             wrap_up(lan, "escalated")
+            page_states = [lan.evaluate("() => window.stateLog.map(c => c.state)"),
+                           minh.evaluate("() => window.stateLog.map(c => c.state)")]
+            time.sleep(1.0)  # the last change's second on the wallboard
+            delays = board_delays(board, {"1001": lan, "1002": minh})
         finally:
             browser.close()
+    # the wallboard followed both agents within a second of their own screens: 1001 ringing, talking and
+    # (from the transfer) wrapping up; 1002 ringing and talking on the transferred call, wrapping up, free
+    assert page_states == [["available", "on_call", "wrap_up", "available"]] * 2, page_states
+    print("wallboard delays (s):", delays)
+    assert all(d < 1.0 for _, _, d in delays), delays
     # 1002's microphone reached the caller's RTP port once 1001 had left the call
     talking = [t for t, _ in rtp_packets(capture) if joined_at + 0.5 <= t <= talk_end]
     assert len(talking) >= 50, len(talking)

@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from tongdai.calls.b2bua import PASSTHROUGH, B2bua, Call, Destination, Leg, via_transport
 from tongdai.calls.caller_id import e164
-from tongdai.calls.events import AgentCallChanged
+from tongdai.calls.events import AgentCallChanged, CallTransferred
 from tongdai.calls.models import QueueLogEntry
 from tongdai.calls.screen_pop import pop_headers
 from tongdai.core.db import Database
@@ -100,7 +100,7 @@ class Waiting:
     speaking: int = 0  # prompts started (a PlayFinished counts only for the latest)
     customer: dict[str, object] | None = None  # the customer the calling number belongs to
     task_id: str = ""  # the routing task of this wait (the call's id, then one per transfer to a queue)
-    transfers: int = 0  # times an agent sent the caller to a queue
+    transfers: int = 0  # times an agent sent the caller to a queue or straight to another agent
     recording_announced: bool = False
 
 
@@ -174,6 +174,7 @@ class InboundCalls:
         bus.subscribe(TaskReserved, self._reserved)
         bus.subscribe(ReservationTimedOut, self._offer_timed_out)
         bus.subscribe(TaskLeftQueue, self._left_queue)
+        bus.subscribe(CallTransferred, self._transferred)
         b2bua.on_call_end.append(self._call_ended)
         bus.subscribe(RtpengineDigit, self._digit)
         if available_on_register:
@@ -845,6 +846,39 @@ class InboundCalls:
         w.done = True
         await self._log(w, "left", detail=f"{event.reason} -> {event.destination}", wait_s=time.time() - w.entered)
         await self.b2bua.hang_up(w.caller)
+
+    # --- an agent transfers the caller (REFER): the task follows the call ---
+    async def _transferred(self, event: CallTransferred) -> None:
+        self.b2bua.spawn(self._hand_over(event))
+
+    async def _hand_over(self, event: CallTransferred) -> None:
+        """The agent who transferred a queued caller is off the call: their task completes (wrap-up). When
+        another agent's extension took the caller (blind or attended), a task assigned to that agent follows
+        the call, so that routing, the wallboard and their desktop see them talking, then wrapping up."""
+        w = next((o for o in self.waiting.values() if o.call.id == event.call_id and not o.done), None)
+        engine = self.routing.engines.get(w.tenant_id) if w is not None else None
+        task = engine.tasks.get(w.task_id) if w is not None and engine is not None else None
+        if w is None or engine is None or task is None or task.state is not TaskState.ASSIGNED \
+                or event.transferee != w.caller.label or event.target == w.agent:
+            return  # not a queued caller an agent holds (sent to a queue already, or the caller transferred)
+        await self._routing(w, lambda e, now: e.complete(w.task_id, now))
+        await self._log(w, "transferred", agent=w.agent, detail=event.target)
+        await self._agent_call(w, "ended", (w.agent_user,))
+        target = next((wk for wk in engine.workers.values()
+                       if str(wk.attributes.get("extension", "")) == event.target), None)
+        if target is None:
+            return  # an outside number: no agent of ours holds the caller now
+        w.transfers += 1
+        self.waiting.pop(w.task_id, None)
+        w.task_id = f"{w.call.id}-t{w.transfers}"
+        self.waiting[w.task_id] = w
+        w.agent, w.agent_user = event.target, str(target.user_id or "")
+        w.call.agent = w.agent
+        handed = Task(w.task_id, channel="voice", tenant_id=w.tenant_id,
+                      attributes={**w.variables, "queue": w.queue, "caller": w.call.caller, "number": w.call.callee})
+        await self._routing(w, lambda e, now: e.assign_directly(handed, target.id, now, reservation_id="transfer"))
+        await self._log(w, "answered", agent=w.agent, detail="transfer")
+        await self._agent_call(w, "answered", (w.agent_user,))
 
     # --- the end ---
     def _call_ended(self, call: Call) -> None:

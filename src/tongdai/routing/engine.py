@@ -196,6 +196,12 @@ class Engine:
     def restore_assignment(self, task: Task, worker_id: str, now: float, *, wrapping: bool = False
                            ) -> list[ev.RoutingEvent]:
         """Rebuild after a restart: a stored task that an agent already holds takes its slot again."""
+        return self.assign_directly(task, worker_id, now, wrapping=wrapping, reservation_id="restored")
+
+    def assign_directly(self, task: Task, worker_id: str, now: float, *, wrapping: bool = False,
+                        reservation_id: str = "direct") -> list[ev.RoutingEvent]:
+        """A task an agent holds without an offer: a stored assignment after a restart, or a call another
+        agent transferred straight to this one. It takes a slot of the agent like an accepted offer."""
         self._begin(now)
         w = self._worker(worker_id)
         if task.created_at is None:
@@ -212,7 +218,7 @@ class Engine:
         w.load_total += 1
         w.tasks.add(task.id)
         self._touch(w)
-        self._emit(ev.TaskAssigned, task_id=task.id, reservation_id="restored", worker_id=w.id,
+        self._emit(ev.TaskAssigned, task_id=task.id, reservation_id=reservation_id, worker_id=w.id,
                    queue_id=task.queue_id or "", wait_s=0.0, user_id=w.user_id)
         if wrapping:
             self._begin_wrap_up(task, self.queues[task.queue_id].wrap_up_s if task.queue_id in self.queues else 0.0)

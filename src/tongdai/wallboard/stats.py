@@ -259,7 +259,8 @@ class Wallboard:
             t = self.tasks[e.task_id] = TaskTrack(e.task_id, queue=e.queue_id, since=at - e.wait_s, caller=caller)
         self._unwait(t, at)
         q = self.queues.get(e.queue_id)
-        if q is not None and not t.answered and e.reservation_id != "restored":
+        # a restored assignment, or a call an agent transferred to another, was answered once already
+        if q is not None and not t.answered and e.reservation_id not in ("restored", "transfer"):
             q.offered += 1
             q.answered += 1
             q.answered_within += e.wait_s <= q.threshold_s

@@ -45,9 +45,15 @@ export class DeskPhone {
       const info = { number: e.caller, name: '', incoming: true, pop: popFrom((h) => String(e[HEADERS[h]] ?? '')) };
       this.call = { info, answered: false };
       this.emit('incoming', info);
-    } else if (e.phase === 'answered' && current) {
-      current.answered = true;
-      this.emit('answered', current.info);
+    } else if (e.phase === 'answered') {
+      let call = current;
+      if (!call) { // transferred to this agent by another: no offer came first
+        const info = { number: e.caller, name: '', incoming: true, pop: popFrom((h) => String(e[HEADERS[h]] ?? '')) };
+        call = this.call = { info, answered: false };
+        this.emit('incoming', info);
+      }
+      call.answered = true;
+      this.emit('answered', call.info);
     } else if ((e.phase === 'withdrawn' || e.phase === 'ended') && current) {
       this.call = null;
       this.emit('ended', { ...current.info, cause: e.phase, originator: 'system' });

@@ -18,7 +18,7 @@ from tests.calls.test_ivr_flow import CAPTURES
 from tests.conftest import wait_until
 from tongdai.media.pcap import rtp_packets
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]  # audio measured: run alone
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -21,7 +21,7 @@ from tests.calls.test_inbound_queue import Admin
 from tests.calls.tone_pcap import tone_pcap, tone_share
 from tests.conftest import wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]  # audio measured: run alone
 
 TONE = 1700.0
 

@@ -16,6 +16,7 @@ import time
 
 import httpx
 import numpy as np
+import pytest
 
 from tests.calls.capture import loopback_capture
 from tests.calls.sipp import free_udp_port, register, sipp_command
@@ -30,15 +31,20 @@ from tests.web.test_agent_desktop import (
     LOOPBACK_ONLY,
     SCENARIOS,
     logged_in,
-    pytestmark,  # noqa: F401  (e2e, and skipped without chromium)
     sales_line,  # noqa: F401  (the fixture: number 1800 leads to the sales queue)
     shot,
     wait_for,
     wrap_up,
 )
+from tests.web.test_agent_desktop import (
+    pytestmark as desktop_marks,
+)
 from tests.web.test_transfer_to_browser import caller_to_1001
 from tongdai.media.g711 import Codec, decode
 from tongdai.media.pcap import rtp_packets
+
+# audio quality is measured: run alone, not beside another test (see the Makefile)
+pytestmark = [*desktop_marks, pytest.mark.serial]
 
 TONE = 1700.0
 #: what the browser has received so far

@@ -45,7 +45,7 @@ from tongdai.media.pcap import rtp_packets
 FIREFOX = "/usr/bin/firefox-esr"
 RELAY = Path(__file__).resolve().parent / "firefox_relay.py"
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not os.access(FIREFOX, os.X_OK),
+pytestmark = [pytest.mark.e2e, pytest.mark.serial, pytest.mark.skipif(not os.access(FIREFOX, os.X_OK),
                                                   reason="firefox-esr not installed (Debian package firefox-esr)")]
 
 __all__ = ["sales_line"]  # the module's fixture: number 1800 to the sales queue, 60 s of wrap-up

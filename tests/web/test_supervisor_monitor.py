@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.calls.capture import RtpListener
 from tests.calls.sipp import SCENARIOS as CALL_SCENARIOS
@@ -25,13 +26,18 @@ from tests.calls.tone_pcap import AMPLITUDE, tone_pcap
 from tests.web.test_agent_desktop import (
     CHROMIUM_ARGS,
     SCENARIOS,
-    pytestmark,  # noqa: F401  (e2e, and skipped without chromium)
     sales_line,  # noqa: F401  (the fixture: number 1800 leads to the sales queue)
     shot,
+)
+from tests.web.test_agent_desktop import (
+    pytestmark as desktop_marks,
 )
 from tongdai import demo
 from tongdai.media import g711
 from tongdai.media.g711 import Codec
+
+# audio quality is measured: run alone, not beside another test (see the Makefile)
+pytestmark = [*desktop_marks, pytest.mark.serial]
 
 RATE = 8000
 LEVEL = AMPLITUDE  # each tone's: three of them mixed (24,000) stay clear of clipping

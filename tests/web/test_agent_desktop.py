@@ -321,6 +321,14 @@ def wrap_up(page, disposition: str) -> None:  # type: ignore[no-untyped-def]
     expect(page.locator("#state")).to_have_attribute("data-state", "available", timeout=10_000)
 
 
+def agent_page(browser, base: str, login: tuple[str, str], **options):  # type: ignore[no-untyped-def]
+    """`login`'s desktop in a context of its own (its own phone; `options` for the context, e.g. a
+    viewport): fake microphone allowed, loopback candidates only, logged in, phone registered, available."""
+    context = browser.new_context(permissions=["microphone"], **options)
+    context.add_init_script(LOOPBACK_ONLY)
+    return logged_in(context, base, login)
+
+
 def logged_in(context, base: str, login: tuple[str, str]):  # type: ignore[no-untyped-def]
     """A page of the agent desktop logged in as `login`, its phone registered, the agent available."""
     from playwright.sync_api import expect
@@ -347,9 +355,7 @@ def test_given_agent_on_a_call_when_it_transfers_to_a_desk_phone_then_the_caller
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(permissions=["microphone"])
-            context.add_init_script(LOOPBACK_ONLY)
-            lan = logged_in(context, running.base, AGENT)
+            lan = agent_page(browser, running.base, AGENT)
             assert register("1002", "sip-demo-1002", phone, running.sip_port) == 200
             caller = start(sipp_command(str(SCENARIOS / "uac_queue_browser_transfer.xml"), running.sip_port,
                                         port=free_udp_port(), calls=1, service="1800", caller=CALLER,
@@ -392,9 +398,7 @@ def test_given_agent_consults_a_desk_phone_when_it_completes_the_transfer_then_c
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(permissions=["microphone"])
-            context.add_init_script(LOOPBACK_ONLY)
-            lan = logged_in(context, running.base, AGENT)
+            lan = agent_page(browser, running.base, AGENT)
             assert register("1003", "sip-demo-1003", phone, running.sip_port) == 200  # support: no sales calls
             caller = start(sipp_command(str(SCENARIOS / "uac_queue_browser_attended.xml"), running.sip_port,
                                         port=free_udp_port(), calls=1, service="1800", caller=CALLER,

@@ -13,9 +13,8 @@ from tests.web.test_agent_desktop import (  # noqa: F401  (sales_line is a fixtu
     AGENT,
     CALLER,
     CHROMIUM_ARGS,
-    LOOPBACK_ONLY,
     SCENARIOS,
-    logged_in,
+    agent_page,
     pytestmark,
     sales_line,
     shot,
@@ -38,9 +37,7 @@ def test_given_agent_after_a_call_when_it_books_a_callback_in_the_desk_then_it_i
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(permissions=["microphone"], viewport={"width": 1280, "height": 1100})
-            context.add_init_script(LOOPBACK_ONLY)
-            page = logged_in(context, running.base, AGENT)
+            page = agent_page(browser, running.base, AGENT, viewport={"width": 1280, "height": 1100})
             expect(page.locator("#cb-empty")).to_be_visible()
             caller = start(sipp_command(str(SCENARIOS / "uac_queue_browser_until_bye.xml"), running.sip_port,
                                         port=free_udp_port(), service="1800", caller=CALLER, workdir=tmp_path,

@@ -28,9 +28,8 @@ from tests.web.test_agent_desktop import (
     CAPTURES,
     CHROMIUM_ARGS,
     CONNECTION,
-    LOOPBACK_ONLY,
     SCENARIOS,
-    logged_in,
+    agent_page,
     sales_line,  # noqa: F401  (the fixture: number 1800 leads to the sales queue)
     shot,
     wait_for,
@@ -165,9 +164,7 @@ def test_given_agent_in_browser_when_it_conferences_a_desk_phone_then_all_three_
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(permissions=["microphone"])
-            context.add_init_script(LOOPBACK_ONLY)
-            lan = logged_in(context, running.base, AGENT)
+            lan = agent_page(browser, running.base, AGENT)
             for code, word in (("vi", "Hội nghị"), ("zh", "会议"), ("en", "Conference")):  # the button's language
                 lan.select_option("#lang", code)
                 expect(lan.locator("#conference")).to_have_text(word)
@@ -244,9 +241,7 @@ def test_given_agent_in_browser_when_a_supervisor_listens_then_whispers_then_onl
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(permissions=["microphone"])
-            context.add_init_script(LOOPBACK_ONLY)
-            lan = logged_in(context, running.base, AGENT)
+            lan = agent_page(browser, running.base, AGENT)
             assert register("1003", "sip-demo-1003", sup_sip, running.sip_port) == 200  # the supervisor's phone
             seen = {answered_by_1001(sales_line, set())}
             with loopback_capture(caller_media, caller_pcap), loopback_capture(sup_media, sup_pcap):
@@ -314,9 +309,7 @@ def test_given_agent_in_browser_when_it_conferences_an_agent_in_another_browser_
         try:
             pages = []
             for browser, login in ((first, AGENT), (second, SECOND)):
-                context = browser.new_context(permissions=["microphone"])
-                context.add_init_script(LOOPBACK_ONLY)
-                pages.append(logged_in(context, running.base, login))
+                pages.append(agent_page(browser, running.base, login))
             lan, minh = pages
             tone = tone_pcap(tmp_path / "tone.pcap", TONE, 10.0)
             with loopback_capture(caller_media, caller_pcap):

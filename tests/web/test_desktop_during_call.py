@@ -26,10 +26,9 @@ from tests.web.test_agent_desktop import (
     AGENT,
     CAPTURES,
     CHROMIUM_ARGS,
-    LOOPBACK_ONLY,
     SCENARIOS,
     Admin,
-    logged_in,
+    agent_page,
     sales_line,  # noqa: F401  (the fixture: number 1800 leads to the sales queue)
     shot,
     wrap_up,
@@ -82,9 +81,7 @@ def test_given_caller_through_menu_and_digits_when_agent_works_the_call_then_pop
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(permissions=["microphone"], viewport={"width": 1280, "height": 1000})
-            context.add_init_script(LOOPBACK_ONLY)
-            page = logged_in(context, running.base, AGENT)
+            page = agent_page(browser, running.base, AGENT, viewport={"width": 1280, "height": 1000})
             caller = start(sipp_command(str(SCENARIOS / "uac_flow_digits_browser.xml"), running.sip_port,
                                         port=free_udp_port(), calls=1, service="1801", caller=CALLER,
                                         workdir=tmp_path, timeout_s=150, keys=keys), tmp_path)

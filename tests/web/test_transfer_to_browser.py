@@ -22,11 +22,10 @@ from tests.web.test_agent_desktop import (
     CAPTURES,
     CHROMIUM_ARGS,
     CONNECTION,
-    LOOPBACK_ONLY,
     SCENARIOS,
     STATS,
+    agent_page,
     board_delays,
-    logged_in,
     pytestmark,  # noqa: F401  (e2e, and skipped without chromium)
     sales_line,  # noqa: F401  (the fixture: number 1800 leads to the sales queue)
     shot,
@@ -50,9 +49,7 @@ def two_agents(browser, base: str):  # type: ignore[no-untyped-def]
     """Pages of agents 1001 and 1002, each in its own browser context (its own phone), both available."""
     pages = []
     for login in (AGENT, SECOND):
-        context = browser.new_context(permissions=["microphone"])
-        context.add_init_script(LOOPBACK_ONLY)
-        pages.append(logged_in(context, base, login))
+        pages.append(agent_page(browser, base, login))
     return pages
 
 
@@ -167,9 +164,7 @@ def test_given_agent_on_a_desk_phone_when_it_blind_transfers_to_a_browser_then_c
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(permissions=["microphone"])
-            context.add_init_script(LOOPBACK_ONLY)
-            minh = logged_in(context, running.base, SECOND)
+            minh = agent_page(browser, running.base, SECOND)
             assert register("1001", "sip-demo-1001", phone, running.sip_port) == 200
             lan = sales_line.get("/api/v1/agents", extension="1001").json()["items"][0]
             sales_line.send("POST", "/api/v1/routing/agents/activity", {"agent_id": lan["id"], "activity": "available"})

@@ -1,7 +1,8 @@
 // The desktop of an agent who answers on a desk SIP phone: no browser phone; the screen pop, the
 // answered call and its end (wrap-up) come from the event stream (`agent.call` events of this agent),
 // with the same facts the browser phone reads from the INVITE. Emits what the Softphone emits
-// (`registration`, `incoming`, `answered`, `ended`), so the desktop works the same with either.
+// (`registration`, `incoming`, `answered`, `ended`), so the desktop works the same with either; the
+// browser phone's own controls (mute, hold, keypad, transfer) are hidden: the desk phone has its keys.
 import { events } from '../shared/net.js';
 import { popFrom } from './phone.js';
 
@@ -12,12 +13,16 @@ const HEADERS = {
   'X-Tongdai-Recording': 'recording',
 };
 
+/** What the Softphone tells of an incoming call, from an `agent.call` event. */
+function infoOf(e) {
+  return { number: e.caller, name: '', incoming: true, pop: popFrom((h) => String(e[HEADERS[h]] ?? '')) };
+}
+
 export class DeskPhone {
   constructor() {
     this.handlers = {};
     this.socket = null;
     this.call = null;  // {info, answered} of the call this agent's phone rings or talks on
-    this.session = null; // no browser media: nothing for getStats
     this.desk = true;
   }
 
@@ -42,15 +47,13 @@ export class DeskPhone {
     if (e.type !== 'agent.call' || !(e.user_ids || []).includes(this.me.user_id)) return;
     const current = this.call && this.call.info.pop.callId === e.call_id ? this.call : null;
     if (e.phase === 'offered') {
-      const info = { number: e.caller, name: '', incoming: true, pop: popFrom((h) => String(e[HEADERS[h]] ?? '')) };
-      this.call = { info, answered: false };
-      this.emit('incoming', info);
+      this.call = { info: infoOf(e), answered: false };
+      this.emit('incoming', this.call.info);
     } else if (e.phase === 'answered') {
       let call = current;
       if (!call) { // transferred to this agent by another: no offer came first
-        const info = { number: e.caller, name: '', incoming: true, pop: popFrom((h) => String(e[HEADERS[h]] ?? '')) };
-        call = this.call = { info, answered: false };
-        this.emit('incoming', info);
+        call = this.call = { info: infoOf(e), answered: false };
+        this.emit('incoming', call.info);
       }
       call.answered = true;
       this.emit('answered', call.info);
@@ -59,8 +62,4 @@ export class DeskPhone {
       this.emit('ended', { ...current.info, cause: e.phase, originator: 'system' });
     }
   }
-
-  // what only a browser phone can do: nothing here (the desk phone has its own keys)
-  toggleMute() { return false; }
-  async stats() { return { inPackets: 0, outPackets: 0 }; }
 }

@@ -20,7 +20,7 @@ from tests.conftest import wait_until
 from tongdai.media.g711 import Codec, decode
 from tongdai.media.pcap import rtp_packets
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]  # audio measured: run alone
 
 
 def sent_audio() -> np.ndarray:

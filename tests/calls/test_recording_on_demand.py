@@ -20,7 +20,7 @@ from tests.calls.test_ivr_flow import CAPTURES
 from tests.conftest import wait_until
 from tongdai import demo
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]  # audio measured: run alone
 
 
 def _headers(base: str, login: tuple[str, str]) -> dict[str, str]:
